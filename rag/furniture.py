@@ -1,0 +1,137 @@
+"""Tell an article's text from the page furniture a web scrape carries with it.
+
+Works line by line on the text and returns the character ranges that hold the article,
+so offsets into the original text stay valid. The rules are general, not a list of
+strings from any one site:
+
+1. Header zone: news pages put bylines, photo captions, credits and share buttons between
+   the headline and the first paragraph of prose. Before the first prose line only the
+   headline is kept.
+2. Web-furniture vocabulary: short lines made of share/copy/embed/comment buttons, social
+   network names, copyright and photo credits, "breaking news", "advertisement",
+   newsletter and cookie prompts, image placeholders such as "16x9 Image".
+3. An end-of-article cue ("You might also like", "Related articles", "Read more", "Most
+   read", ...) ends the article: what follows is a list of links to other pages.
+4. A line repeated verbatim (a caption printed twice, a share bar at top and bottom) and
+   lines without letters are kept only once or not at all.
+
+Does not: remove furniture inside a prose line, or recognise boilerplate paragraphs
+written as full sentences (a publisher's "about us" footer reads like prose).
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
+_TERMINAL = tuple(".!?:;…\"”’')»")
+_SOCIAL = r"facebook|twitter|pinterest|linkedin|tumblr|whatsapp|reddit|telegram|instagram|flipboard"
+_FURNITURE = re.compile(
+    r"\b(?:share|shares|shared|comments?|copy(?:/paste)?|clipboard|copied|embed|"
+    r"copyright|all rights reserved|accessibility|skip to|breaking news|advertisement|"
+    r"sponsored|promoted|subscribe|newsletter|sign up|sign in|log ?in|cookies?|"
+    r"follow us|close button|click here|download (?:our|the) app|print this|"
+    r"photo|image|picture|caption|credit|getty|shutterstock|"
+    r"appeared (?:first )?on|originally (?:published|appeared)|"
+    + _SOCIAL
+    + r")\b|©|\b\d+x\d+\b",
+    re.IGNORECASE,
+)
+_END_CUE = re.compile(
+    r"^\W*(?:you (?:might|may) (?:also )?like|related(?: articles| stories| news| content| coverage)?|"
+    r"read more|read next|more (?:from|on|stories)|recommended(?: for you)?|most (?:read|popular|viewed)|"
+    r"also read|see also|trending|more in)\W*$",
+    re.IGNORECASE,
+)
+_BYLINE = re.compile(r"^\s*(?:by|written by|reporting by)\s+[A-Z]", re.IGNORECASE)
+_SHORT = 12
+
+
+def _lines(text: str, start: int) -> list[tuple[int, int]]:
+    """(start, end) of each non-blank line from `start`, without surrounding whitespace."""
+    out = []
+    for m in re.finditer(r"[^\n]+", text[start:]):
+        a, b = m.span()
+        seg = m.group()
+        lead = len(seg) - len(seg.lstrip())
+        trail = len(seg) - len(seg.rstrip())
+        if b - trail > a + lead:
+            out.append((start + a + lead, start + b - trail))
+    return out
+
+
+def is_prose(line: str) -> bool:
+    """A sentence-like line: enough words and closing punctuation, or long."""
+    words = _WORD.findall(line)
+    return (len(words) >= 6 and line.rstrip().endswith(_TERMINAL)) or len(words) >= 30
+
+
+def is_furniture(line: str) -> bool:
+    """A short line of web furniture (buttons, credits, bylines, placeholders)."""
+    words = _WORD.findall(line)
+    if not any(ch.isalpha() for ch in line):
+        return True
+    if _BYLINE.match(line) and len(words) <= 8 and not line.rstrip().endswith("."):
+        return True
+    return len(words) <= _SHORT and bool(_FURNITURE.search(line)) and not is_prose(line)
+
+
+def _kept_lines(text: str, start: int) -> list[tuple[int, int]]:
+    kept: list[tuple[int, int]] = []
+    seen: set[str] = set()
+    in_header, have_title = True, False
+    for a, b in _lines(text, start):
+        line = text[a:b]
+        key = " ".join(line.split()).casefold()
+        if _END_CUE.match(line) and kept:
+            break
+        duplicate = key in seen
+        seen.add(key)
+        if duplicate or is_furniture(line):
+            continue
+        if in_header and have_title:
+            if not is_prose(line):
+                continue
+            in_header = False
+        elif in_header:  # the headline, or a lede when the page has no headline
+            in_header = len(_WORD.findall(line)) < 15 or not is_prose(line)
+            have_title = True
+        kept.append((a, b))
+    return kept
+
+
+def content_spans(text: str, *, start: int = 0) -> tuple[tuple[int, int], ...]:
+    """Ranges of `text` (from `start`) that hold the article: runs of kept lines.
+
+    A span never crosses a dropped line, so a chunk taken inside one span never
+    carries furniture. Blank lines between kept lines do not split a span.
+    """
+    lines = _lines(text, start)
+    kept = set(_kept_lines(text, start))
+    spans: list[tuple[int, int]] = []
+    open_span: list[int] | None = None
+    for line in lines:
+        if line in kept:
+            if open_span is None:
+                open_span = [line[0], line[1]]
+            else:
+                open_span[1] = line[1]
+        elif open_span is not None:
+            spans.append((open_span[0], open_span[1]))
+            open_span = None
+    if open_span is not None:
+        spans.append((open_span[0], open_span[1]))
+    return tuple(spans)
+
+
+def find_title(text: str, spans: tuple[tuple[int, int], ...], *, limit: int = 100) -> str | None:
+    """The first kept line, shortened at a word boundary when it is a long sentence."""
+    if not spans:
+        return None
+    a, b = spans[0]
+    first = text[a:b].split("\n", 1)[0].strip()
+    first = first.lstrip("#").strip()
+    if len(first) <= limit:
+        return first
+    cut = first[:limit].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"
