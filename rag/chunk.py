@@ -147,8 +147,21 @@ def _split_long(text: str, span: tuple[int, int], fits) -> Iterator[tuple[int, i
     words = [m.span() for m in re.finditer(r"\S+", text[a:b])]
     piece_start = None
     last_end = None
+    pieces = []
     for ws, we in words:
         ws, we = a + ws, a + we
+        while not fits(text[ws:we]) and we - ws > 1:
+            lo, hi = ws + 1, we
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if fits(text[ws:mid]):
+                    lo = mid
+                else:
+                    hi = mid - 1
+            pieces.append((ws, lo))
+            ws = lo
+        pieces.append((ws, we))
+    for ws, we in pieces:
         if piece_start is None:
             piece_start = ws
         elif not fits(text[piece_start:we]):

@@ -24,7 +24,8 @@ from __future__ import annotations
 import re
 
 _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
-_TERMINAL = tuple(".!?:;…\"”’')»")
+_TERMINAL = tuple(".!?:;…\"”’')»。！？")
+_WIDE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
 _SOCIAL = r"facebook|twitter|pinterest|linkedin|tumblr|whatsapp|reddit|telegram|instagram|flipboard"
 _FURNITURE = re.compile(
     r"\b(?:share|shares|shared|comments?|copy(?:/paste)?|clipboard|copied|embed|"
@@ -60,10 +61,16 @@ def _lines(text: str, start: int) -> list[tuple[int, int]]:
     return out
 
 
+def _n_words(line: str) -> int:
+    """Words, counting each CJK/Thai character as one (those scripts have no spaces)."""
+    wide = len(_WIDE.findall(line))
+    return len(_WORD.findall(_WIDE.sub(" ", line))) + wide
+
+
 def is_prose(line: str) -> bool:
     """A sentence-like line: enough words and closing punctuation, or long."""
-    words = _WORD.findall(line)
-    return (len(words) >= 6 and line.rstrip().endswith(_TERMINAL)) or len(words) >= 30
+    words = _n_words(line)
+    return (words >= 6 and line.rstrip().endswith(_TERMINAL)) or words >= 30
 
 
 def is_furniture(line: str) -> bool:
@@ -76,15 +83,34 @@ def is_furniture(line: str) -> bool:
     return len(words) <= _SHORT and bool(_FURNITURE.search(line)) and not is_prose(line)
 
 
+def _groups(text: str, start: int) -> list[tuple[int, int]]:
+    """Lines, with a soft-wrapped sentence (next line starts lowercase) joined into one."""
+    groups: list[tuple[int, int]] = []
+    for a, b in _lines(text, start):
+        if groups:
+            pa, pb = groups[-1]
+            between = text[pb:a]
+            if between.count("\n") == 1 and not text[pa:pb].endswith(_TERMINAL) \
+                    and text[a].islower():
+                groups[-1] = (pa, b)
+                continue
+        groups.append((a, b))
+    return groups
+
+
 def _kept_lines(text: str, start: int) -> list[tuple[int, int]]:
     kept: list[tuple[int, int]] = []
     seen: set[str] = set()
     in_header, have_title = True, False
-    for a, b in _lines(text, start):
-        line = text[a:b]
-        key = " ".join(line.split()).casefold()
+    last_key = None
+    for a, b in _groups(text, start):
+        line = " ".join(text[a:b].split())
+        key = line.casefold()
         if _END_CUE.match(line) and kept:
             break
+        if key == last_key and kept and text[kept[-1][0]:kept[-1][1]].split() == text[a:b].split():
+            kept.pop()  # a caption printed twice: neither copy is article text
+        last_key = key
         duplicate = key in seen
         seen.add(key)
         if duplicate or is_furniture(line):
@@ -94,7 +120,7 @@ def _kept_lines(text: str, start: int) -> list[tuple[int, int]]:
                 continue
             in_header = False
         elif in_header:  # the headline, or a lede when the page has no headline
-            in_header = len(_WORD.findall(line)) < 15 or not is_prose(line)
+            in_header = _n_words(line) < 15 or not is_prose(line)
             have_title = True
         kept.append((a, b))
     return kept
@@ -106,7 +132,7 @@ def content_spans(text: str, *, start: int = 0) -> tuple[tuple[int, int], ...]:
     A span never crosses a dropped line, so a chunk taken inside one span never
     carries furniture. Blank lines between kept lines do not split a span.
     """
-    lines = _lines(text, start)
+    lines = _groups(text, start)
     kept = set(_kept_lines(text, start))
     spans: list[tuple[int, int]] = []
     open_span: list[int] | None = None

@@ -28,7 +28,7 @@ from .errors import InputError, NoDocumentsError
 from .furniture import content_spans, find_title
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".jsonl")
-_DATE_LINE = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*")
+_DATE_LINE = re.compile(r"\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*")
 
 
 class IngestWarning(UserWarning):
@@ -68,8 +68,8 @@ def make_document(
     >>> make_document(" date 2024-09-19 NATO met today.", id="a", source="a.txt").date
     '2024-09-19'
     """
-    body_start = 0
-    match = _DATE_LINE.match(text)
+    body_start = 1 if text.startswith("\ufeff") else 0
+    match = _DATE_LINE.match(text, body_start)
     if match:
         date = date or match.group(1)
         body_start = match.end()
@@ -155,7 +155,7 @@ def _read_file(path: Path) -> list[Document]:
         if b"\x00" in raw[:8192]:
             _skip(path, "looks binary (NUL bytes); save it as UTF-8 text")
             return []
-        text = raw.decode("utf-8-sig")
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as e:
         _skip(path, f"not valid UTF-8 at byte {e.start}; re-save it as UTF-8")
         return []
@@ -191,7 +191,7 @@ def _html_text(markup: str) -> tuple[str | None, str]:
     for tag in soup(["script", "style", "noscript", "template", "nav", "footer", "aside", "form"]):
         tag.decompose()
     body = soup.body or soup
-    blocks = [b.get_text(" ", strip=True) for b in body.find_all(_BLOCKS) if not b.find(_BLOCKS)]
+    blocks = [" ".join(b.get_text().split()) for b in body.find_all(_BLOCKS) if not b.find(_BLOCKS)]
     text = "\n\n".join(b for b in blocks if b) or body.get_text("\n", strip=True)
     return title or None, text
 
