@@ -4,6 +4,9 @@ This is the public API. Heavy libraries (torch, sentence-transformers, faiss) lo
 when a model or an index is first used, so `import rag` stays fast.
 """
 
+from .answer import Answer as Answer
+from .answer import Answerer as Answerer
+from .answer import Citation as Citation
 from .build import BuildReport as BuildReport
 from .build import build_index as build_index
 from .chunk import Chunk as Chunk
@@ -12,4 +15,7 @@ from .ingest import Document as Document
 from .retrieve import Passage as Passage
 from .retrieve import Retriever as Retriever
 
-__all__ = ["BuildReport", "Chunk", "Document", "Passage", "RagError", "Retriever", "build_index"]
+__all__ = [
+    "Answer", "Answerer", "BuildReport", "Chunk", "Citation", "Document", "Passage", "RagError",
+    "Retriever", "build_index",
+]

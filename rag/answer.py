@@ -29,7 +29,7 @@ from . import conflicts, scoring
 from .chunk import sentences
 from .ingest import Document
 from .retrieve import Passage, Retriever, check_k
-from .rewrite import Turn, rewrite
+from .rewrite import Turn, needs_context, rewrite
 
 REFUSAL = "I can't find this in the sources."
 
@@ -100,6 +100,7 @@ class AnswerConfig:
     closeness: float = 0.9
     redundancy: float = 0.8
     min_words: int = 4
+    typed_window: int = 3
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class Answerer:
     def __init__(self, retriever: Retriever, *, config: AnswerConfig = AnswerConfig()):
         self.retriever = retriever
         self.config = config
+        self._vocabulary: set[str] | None = None
 
     @classmethod
     def load(cls, index_dir: str | Path, *, config: AnswerConfig = AnswerConfig()) -> Answerer:
@@ -142,6 +144,12 @@ class Answerer:
                    "total_ms": round((done - started) * 1000, 1)}
         return replace(answer, timings=timings)
 
+    def vocabulary(self) -> set[str]:
+        """Word prefixes of every indexed chunk: what the sources mention at all."""
+        if self._vocabulary is None:
+            self._vocabulary = set().union(*(scoring.prefixes(c.text) for _, c in self.retriever.store.chunks()))
+        return self._vocabulary
+
     def _previous_turn(self, history: Sequence[str | Answer]) -> Turn | None:
         if not history:
             return None
@@ -150,7 +158,9 @@ class Answerer:
             return Turn(last.standalone_query, None if last.refused else last.focus)
         if not isinstance(last, str) or not last.strip():
             return None
-        earlier = self.ask(last, history=history[-2:-1]) if scoring.answer_type(last) == "who" else None
+        earlier = None
+        if scoring.answer_type(last) == "who":  # its answer names the person a pronoun means
+            earlier = self.ask(last, history=history[-2:-1] if needs_context(last) else ())
         focus = earlier.focus if earlier is not None and not earlier.refused else None
         query = earlier.standalone_query if earlier is not None else last
         return Turn(query, focus)
@@ -179,8 +189,9 @@ class Answerer:
 
     def _compose(self, question, standalone, passages, candidates, docs) -> Answer:
         best = candidates[0].score if candidates else 0.0
-        if best < self.config.threshold:
-            return Answer(question, standalone, REFUSAL, True, (), tuple(passages[:3]), best)
+        why = self._refusal_reasons(standalone, passages, candidates, best)
+        if why:
+            return Answer(question, standalone, REFUSAL, True, (), tuple(passages[:3]), best, tuple(why))
         chosen = self._select(candidates)
         chosen, conflict = conflicts.order(chosen, candidates, docs)
         citations = verified([_citation(i, c) for i, c in enumerate(chosen, start=1)], docs, passages)
@@ -192,6 +203,20 @@ class Answerer:
         text += "".join(f" {n}" for n in notes)
         return Answer(question, standalone, text, False, tuple(citations), tuple(passages), best,
                       tuple(notes))
+
+    def _refusal_reasons(self, query, passages, candidates, best) -> list[str]:
+        """Why the evidence is too weak to answer (empty when it is strong enough)."""
+        missing = scoring.missing_terms(query, self.vocabulary())
+        if missing:
+            return [f"the sources never mention {', '.join(missing)}"]
+        kind = scoring.answer_type(query)
+        if self.config.typed_window and kind != "other" \
+                and not any(c.focus for c in candidates[: self.config.typed_window]):
+            wanted = {"who": "a person's name", "when": "a date", "number": "a matching figure"}[kind]
+            return [f"no close sentence gives {wanted}"]
+        if best < self.config.threshold:
+            return [f"the best evidence scores {best:.2f}, under the threshold {self.config.threshold:.2f}"]
+        return []
 
     def _select(self, candidates: list[_Candidate]) -> list[_Candidate]:
         chosen = [candidates[0]]

@@ -10,10 +10,10 @@ Does not: judge which source is right, or compare anything but figures.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from .scoring import figures
+from .scoring import figure_words
 
 
 @dataclass(frozen=True)
@@ -25,26 +25,27 @@ class Conflict:
     thing: str
     lead_figure: str
     other_figure: str
+    word: str = field(default="", compare=False)  # the counted thing as the lead source wrote it
 
 
 def _date_key(candidate, docs) -> str:
     return docs[candidate.passage.doc_id].date or ""
 
 
-def find(chosen: list, candidates: list, *, strength: float = 0.8) -> Conflict | None:
+def find(chosen: list, candidates: list, *, strength: float = 0.65) -> Conflict | None:
     """The first disagreement between a chosen sentence and a strong one from another document."""
     if not candidates:
         return None
     floor = strength * candidates[0].score
     rivals = [c for c in candidates[:12] if c.score >= floor]
     for c in chosen:
-        for number, thing in figures(c.text):
+        for number, thing, word in figure_words(c.text):
             for o in rivals:
                 if o.passage.doc_id == c.passage.doc_id:
                     continue
-                for other_number, other_thing in figures(o.text):
+                for other_number, other_thing, other_word in figure_words(o.text):
                     if other_thing == thing and other_number != number:
-                        return Conflict(c, o, thing, number, other_number)
+                        return Conflict(c, o, thing, number, other_number, word)
     return None
 
 
@@ -55,7 +56,8 @@ def order(chosen: list, candidates: list, docs: dict) -> tuple[list, Conflict | 
         return chosen, None
     a, b = conflict.lead, conflict.other
     if _date_key(b, docs) > _date_key(a, docs):
-        conflict = Conflict(b, a, conflict.thing, conflict.other_figure, conflict.lead_figure)
+        word = next((w for _, t, w in figure_words(b.text) if t == conflict.thing), conflict.word)
+        conflict = Conflict(b, a, conflict.thing, conflict.other_figure, conflict.lead_figure, word)
     rest = [c for c in chosen if c is not conflict.lead and c is not conflict.other]
     return [conflict.lead, conflict.other] + rest[:1], conflict
 
@@ -68,5 +70,5 @@ def note(conflict: Conflict, numbers: dict) -> str:
     lead_when = f"dated {lead.date}" if lead.date else "undated"
     other_when = f"dated {other.date}" if other.date else "undated"
     return (f"Note: the sources disagree. The most recent ({lead_when}) [{lead_n}] gives "
-            f"{conflict.lead_figure} {conflict.thing}; \u201c{other.title}\u201d ({other_when}) "
+            f"{conflict.lead_figure} {conflict.word or conflict.thing}; \u201c{other.title}\u201d ({other_when}) "
             f"[{other_n}] gives {conflict.other_figure}.")

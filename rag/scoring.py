@@ -34,7 +34,7 @@ _MONTHS = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?
            r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
 _DATE = re.compile(
     rf"\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b|\b\d{{1,2}}\s+{_MONTHS}(?:\s+\d{{4}})?\b|"
-    rf"\b{_MONTHS}\s+\d{{4}}\b|\b(?:in|since|by|until|from|of)\s+{_MONTHS}(?=\W)|"
+    rf"\b{_MONTHS}\s+\d{{4}}\b|\b(?:in|since|by|until|from|of)\s+{_MONTHS}(?:\s+\d{{4}})?(?=\W|$)|"
     r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|"
     r"\b\d{4}-\d{2}-\d{2}\b|\b(?:1[89]\d\d|20\d\d)\b",
     re.IGNORECASE,
@@ -48,11 +48,12 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|de|van|von|der|al))*\b")
+_ABBREVIATION = re.compile(r"^(?:[A-Z]\.)+$|^(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Gen|Lt|Col|Sen|Rep|Gov)\.$")
 _TITLES = frozenset("""
 president president-elect prime minister secretary secretary-general general chancellor chief
 former leader head ambassador foreign defense defence minister's mr mrs ms dr sir
 dutch french german british american russian ukrainian swedish finnish turkish european
-nato us u.s. eu un the in on at with said but and however
+nato us u.s u.s. eu un the in on at with said but and however
 """.split())
 
 
@@ -69,7 +70,9 @@ def words(text: str) -> list[str]:
 
 def stem(word: str) -> str:
     """A light stem: enough to match 'spending'/'spend', 'countries'/'country'."""
-    for suffix in ("ies", "ing", "ed", "es", "s", "'s"):
+    if word.endswith("'s"):
+        word = word[:-2]
+    for suffix in ("ies", "ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
             return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
     return word
@@ -117,25 +120,71 @@ def focus_span(sentence: str, kind: AnswerType, question: str = "") -> tuple[int
     if kind == "number":
         return _number_span(sentence, question)
     if kind == "who":
-        asked = {stem(w) for w in words(question)}
-        for m in _NAME.finditer(sentence):
-            span = _strip_titles(sentence, m.span())
-            if span and not ({stem(w) for w in words(sentence[span[0]:span[1]])} & asked):
-                return span
+        return _name_span(sentence, question)
     return None
 
 
+def _name_span(sentence: str, question: str) -> tuple[int, int] | None:
+    """A name the question does not give, preferring one beside a word of the question."""
+    asked = {stem(w) for w in words(question)}
+    terms = set(content_terms(question))
+    found = []
+    for run in _name_runs(sentence):
+        span = _strip_titles(sentence, run)
+        if span is None or {stem(w) for w in words(sentence[span[0]:span[1]])} & asked:
+            continue
+        near = [stem(w) for w in words(sentence[max(0, span[0] - 50):span[1] + 50])]
+        found.append((not (set(near) & terms), span[0], span))
+    return min(found)[2] if found else None
+
+
 def _number_span(sentence: str, question: str) -> tuple[int, int] | None:
-    """The first figure in `sentence`, preferring one followed by a word of the question."""
+    """The figure of the thing asked about: the one a word of the question follows soonest."""
     asked = set(content_terms(question))
     found = []
     for m in _NUMBER.finditer(sentence):
         value = m.group().strip(" ,.")
-        if not value or _DATE.fullmatch(value):
+        if not value or _DATE.fullmatch(value) or _after_month(sentence, m.start()):
             continue
-        after = {stem(w) for w in words(sentence[m.end():m.end() + 40])[:4]}
-        found.append((not (after & asked), m.start(), _trim(sentence, m.span())))
+        after = [stem(w) for w in words(sentence[m.end():m.end() + 60])[:5]]
+        hits = [i for i, w in enumerate(after) if w in asked]
+        if hits:
+            found.append((hits[0], m.start(), _trim(sentence, m.span())))
     return min(found)[2] if found else None
+
+
+def _after_month(text: str, at: int) -> bool:
+    """True when the number at `at` is a day of the month ("November 13")."""
+    return bool(re.search(rf"\b{_MONTHS}\s*$", text[max(0, at - 12):at], re.IGNORECASE))
+
+
+def salient_terms(question: str) -> list[str]:
+    """Names, numbers and codes in the question (not its first word): what an answer must mention."""
+    raw = re.findall(r"[\w$%]+(?:['’.-][\w]+)*", question)
+    out = []
+    for i, word in enumerate(raw):
+        w = fold(word).rstrip(".")
+        if w in STOP or len(w) < 2:
+            continue
+        if _YEAR.fullmatch(w):
+            continue  # a year is as often the article's date as a word of its text
+        if (i > 0 and word[:1].isupper()) or any(ch.isdigit() for ch in w):
+            out.append(re.sub(r"'s$", "", w))
+    return out
+
+
+_YEAR = re.compile(r"(?:1[89]|20)\d\d")
+
+
+def prefixes(text: str) -> set[str]:
+    """Five-letter prefixes of the words of `text` (whole words when shorter), hyphens split."""
+    return {w[:5] for w in re.findall(r"[\w$%]+", fold(text))}
+
+
+def missing_terms(question: str, vocabulary: set[str]) -> list[str]:
+    """The salient terms of `question` whose prefix no word of the `vocabulary` shares."""
+    return [t for t in salient_terms(question)
+            if not all(part[:5] in vocabulary for part in re.findall(r"[\w$%]+", t))]
 
 
 def _trim(text: str, span: tuple[int, int]) -> tuple[int, int]:
@@ -145,27 +194,46 @@ def _trim(text: str, span: tuple[int, int]) -> tuple[int, int]:
     return a, b
 
 
+def _name_runs(sentence: str):
+    """Capitalized runs, split where a token ends a sentence ("States. They")."""
+    for m in _NAME.finditer(sentence):
+        start = m.start()
+        for t in re.finditer(r"\S+", m.group()):
+            tok = t.group()
+            if tok.endswith(".") and not _ABBREVIATION.match(tok):
+                yield start, m.start() + t.end() - 1
+                start = m.start() + t.end() + 1
+        if start < m.end():
+            yield start, m.end()
+
+
 def _strip_titles(sentence: str, span: tuple[int, int]) -> tuple[int, int] | None:
-    """Drop leading titles ('former Dutch Prime Minister') from a capitalized run."""
+    """The person's name in a capitalized run: no leading titles ('former Dutch Prime
+    Minister') or possessors ("Turkey's"), no trailing possessive."""
     a, b = span
-    tokens = list(re.finditer(r"\S+", sentence[a:b]))
-    kept = [t for t in tokens if t.group().casefold().strip(",.") not in _TITLES]
-    while tokens and tokens[0].group().casefold().strip(",.") in _TITLES:
+    tokens = [t for t in re.finditer(r"\S+", sentence[a:b])]
+    while tokens and (tokens[0].group().casefold().strip(",.") in _TITLES
+                      or re.search(r"['’]s$", tokens[0].group()) and len(tokens) > 1):
         tokens.pop(0)
-    if not tokens or not kept:
-        return None
-    start = a + tokens[0].start()
-    end = a + tokens[-1].end()
     if len(tokens) < 2:
         return None  # a lone capitalized word is as often a place, month or sentence start
+    start, end = a + tokens[0].start(), a + tokens[-1].end()
+    if re.search(r"['’]s$", sentence[start:end]):
+        end -= 2
     return _trim(sentence, (start, end))
 
 
 def figures(sentence: str) -> list[tuple[str, str]]:
-    """(number, counted thing) pairs such as ('32', 'countries'), for spotting disagreement."""
+    """(number, counted thing) pairs such as ('32', 'country'), for spotting disagreement."""
+    return [(number, noun) for number, noun, _ in figure_words(sentence)]
+
+
+def figure_words(sentence: str) -> list[tuple[str, str, str]]:
+    """As `figures`, with the counted thing also as the source wrote it ('countries')."""
     out = []
-    for m in re.finditer(r"\b(\d[\d,.]*)\s+((?:[a-z-]+\s+){0,2}?)([a-z]{4,})\b", sentence):
-        number, noun = m.group(1).rstrip(".,"), stem(m.group(3))
-        if noun not in STOP and not _DATE.fullmatch(number):
-            out.append((number, noun))
+    for m in re.finditer(r"\b(\d[\d,.]*)\s+((?:[a-z'’-]+\s+){0,2}?)([a-z]{4,})\b", sentence):
+        number, word = m.group(1).rstrip(".,"), m.group(3)
+        noun = stem(word)
+        if noun not in STOP and not _DATE.fullmatch(number) and not _after_month(sentence, m.start()):
+            out.append((number, noun, word))
     return out

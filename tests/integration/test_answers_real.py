@@ -1,0 +1,102 @@
+"""Answers with the real model (all-MiniLM-L6-v2) over the seed articles, offline.
+
+One index of seeds/ per module, built in a temp dir, and one Answerer (one model load).
+Every question of eval/sets/seeds.jsonl is asked once, with its history; the invariant of
+issue 4 is checked on each answer. Three known answers from the issue's "Done when" list
+are asked directly. Run with `-m integration`, or as part of the whole suite.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ROOT, SEEDS
+
+from rag.answer import REFUSAL, Answerer, check_citation
+from rag.build import build_index
+
+pytestmark = pytest.mark.integration
+
+SET = ROOT / "eval" / "sets" / "seeds.jsonl"
+QUESTIONS = [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines()
+             if line.strip()]
+SUCCESSION = "Who will succeed Stoltenberg as NATO Secretary General?"
+RUTTE_DOC = "000_909c1f4abb7fe135"
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+@pytest.fixture(scope="module")
+def answerer(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in OFFLINE.items():
+            mp.setenv(key, value)
+        index = tmp_path_factory.mktemp("answers-real") / "index"
+        build_index([SEEDS], index_dir=index)
+        answerer = Answerer.load(index)
+        yield answerer
+    answerer.retriever.store.close()
+
+
+@pytest.fixture(scope="module")
+def docs(answerer):
+    return answerer.retriever.store.documents()
+
+
+@pytest.fixture(scope="module")
+def answers(answerer):
+    """Every set question asked once, with its history: {id: Answer}."""
+    return {q["id"]: answerer.ask(q["question"], history=q.get("history", []))
+            for q in QUESTIONS}
+
+
+def test_the_set_is_the_one_the_issue_calibrates_on():
+    assert len(QUESTIONS) >= 100
+    assert len({q["id"] for q in QUESTIONS}) == len(QUESTIONS)
+    assert any(q.get("history") for q in QUESTIONS)
+    assert any(q["type"] == "unanswerable" for q in QUESTIONS)
+
+
+@pytest.mark.parametrize("q", QUESTIONS, ids=[q["id"] for q in QUESTIONS])
+def test_every_answer_to_every_set_question_holds_the_invariant(answers, docs, q):
+    answer = answers[q["id"]]
+    assert answer.refused == (answer.text == REFUSAL)
+    if answer.refused:
+        assert answer.citations == ()
+        assert answer.passages
+        return
+    assert answer.citations
+    for c in answer.citations:
+        assert check_citation(c, docs, answer.passages), c
+        assert docs[c.doc_id].text[c.start:c.end] == c.quote
+        with open(c.source, encoding="utf-8") as f:
+            assert f.read()[c.start:c.end] == c.quote
+        assert f"{c.quote} [{c.n}]" in answer.text
+
+
+def test_some_set_questions_are_answered_and_some_refused(answers):
+    refused = sum(a.refused for a in answers.values())
+    assert 0 < refused < len(answers)
+
+
+# --- the issue's known answers (documents a "Done when" criterion; do not weaken) ---------------
+
+def test_who_will_succeed_stoltenberg_is_answered_with_mark_rutte(answerer, docs):
+    answer = answerer.ask(SUCCESSION)
+    assert not answer.refused, answer.notes
+    assert any(c.doc_id == RUTTE_DOC and "Mark Rutte" in c.quote for c in answer.citations), \
+        [(c.doc_id, c.quote) for c in answer.citations]
+    assert all(check_citation(c, docs, answer.passages) for c in answer.citations)
+
+
+def test_norwegian_submarines_are_refused(answerer):
+    answer = answerer.ask("How many submarines does Norway operate?")
+    assert answer.refused
+    assert answer.text == REFUSAL and answer.citations == ()
+
+
+def test_when_does_he_start_after_the_succession_question_finds_oct_1(answerer, docs):
+    answer = answerer.ask("When does he start?", history=[SUCCESSION])
+    assert any("Oct. 1" in c.quote for c in answer.citations), (
+        answer.standalone_query, [(c.doc_id, c.quote) for c in answer.citations])
+    assert all(check_citation(c, docs, answer.passages) for c in answer.citations)
