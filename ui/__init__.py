@@ -1,0 +1,4 @@
+"""The chat page (`rag serve` or `python -m ui`): Gradio wiring over `rag.chat`.
+
+Importing this package loads nothing heavy; `ui.app` imports Gradio.
+"""

@@ -1,0 +1,136 @@
+"""The chat page: Gradio components wired to `rag.chat`, and nothing else.
+
+Every decision (answering, rendering, feedback, uploads, status) is made by
+`rag.chat.ChatService`; this file lays out the page and passes values through.
+
+Does not: hold any chat logic, or serve on other than the address it is given.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a closed network
+
+import gradio as gr
+
+from rag.chat import ChatService, ChatSettings, Conversation
+from rag.errors import InputError, RagError
+from rag.ingest import SUFFIXES
+from rag.render import EMPTY_SOURCES, SOURCES_CSS
+
+INTRO = ("# verbatim\nAsk about the articles. Every answer is made of exact quotes, "
+         "highlighted in the articles they come from.")
+
+
+def build(service: ChatService) -> gr.Blocks:
+    """The page for one `ChatService`."""
+    with gr.Blocks(title="verbatim") as page:
+        conversation = gr.State(Conversation())
+        gr.Markdown(INTRO)
+        status = gr.Markdown(service.status, elem_id="vb-status")  # read at each page load
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="Conversation", elem_id="vb-chat", height=520,
+                                     latex_delimiters=[], buttons=["copy"],
+                                     placeholder="Ask a question below, or pick an example.")
+                with gr.Row():
+                    question = gr.Textbox(show_label=False, placeholder="Ask about the articles…",
+                                          elem_id="vb-question", scale=5, autofocus=True)
+                    ask = gr.Button("Ask", variant="primary", elem_id="vb-ask", scale=1)
+                if service.examples():
+                    gr.Examples(service.examples(), inputs=question, label="Example questions",
+                                elem_id="vb-examples")
+                with gr.Row():
+                    new = gr.Button("New conversation", size="sm", elem_id="vb-new")
+                thanks = gr.Markdown(elem_id="vb-feedback")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(EMPTY_SOURCES, elem_id="vb-sources", js_on_load=None)
+        files, add, added = _upload_panel(service)
+        k, answerer, llm_url, llm_model = _settings_panel()
+
+        def respond(message, conv, k, answerer, llm_url, llm_model):
+            settings = ChatSettings(k=int(k), answerer=answerer, llm_url=llm_url,
+                                    llm_model=llm_model)
+            for shown, html in service.chat(message, conv, settings=settings):
+                yield list(shown.messages), shown, html, ""
+
+        turn = {"fn": respond, "inputs": [question, conversation, k, answerer, llm_url, llm_model],
+                "outputs": [chatbot, conversation, sources, question]}
+        question.submit(**turn, api_name="chat")
+        ask.click(**turn, api_visibility="private")
+
+        def rate(conv, like: gr.LikeData):
+            index = like.index if isinstance(like.index, int) else like.index[0]
+            return service.feedback(conv, index, like.liked)
+
+        chatbot.like(rate, [conversation], [thanks], api_visibility="private")
+
+        def restart():
+            return [], Conversation(), EMPTY_SOURCES, ""
+
+        new.click(restart, None, [chatbot, conversation, sources, thanks], api_visibility="private")
+        chatbot.clear(restart, None, [chatbot, conversation, sources, thanks],
+                      api_visibility="private")
+
+        def upload(paths, progress=gr.Progress()):  # noqa: B008 (Gradio's idiom)
+            progress(0.1, desc="Indexing…")
+            result = service.add_files(paths or [])
+            return result.message, service.status(), None
+
+        add.click(upload, [files], [added, status, files], api_name="add_files")
+
+        def ask_api(question: str, k: int = 5) -> dict:
+            """Answer one question (no history): the answer, its citations and passages."""
+            try:
+                return service.ask(question, settings=ChatSettings(k=int(k))).to_dict()
+            except RagError as e:
+                raise gr.Error(str(e)) from e
+
+        gr.api(ask_api, api_name="ask")
+    return page
+
+
+def _upload_panel(service: ChatService):
+    with gr.Accordion("Add articles", open=False, elem_id="vb-upload"):
+        files = gr.File(label=f"Files ({' '.join(SUFFIXES)}, up to "
+                              f"{service.max_upload_bytes // 1_000_000} MB each)",
+                        file_count="multiple", file_types=list(SUFFIXES), elem_id="vb-files")
+        add = gr.Button("Add to the index", elem_id="vb-add")
+        added = gr.Markdown(elem_id="vb-added")
+    return files, add, added
+
+
+def _settings_panel():
+    with gr.Accordion("Settings", open=False, elem_id="vb-settings"):
+        k = gr.Slider(1, 20, value=5, step=1, label="Passages to retrieve (k)")
+        answerer = gr.Radio(["extractive", "llm"], value="extractive", label="Answerer",
+                            info="extractive: quotes only, offline. llm: an OpenAI-compatible "
+                                 "server writes it; only verified quotes are kept")
+        llm_url = gr.Textbox(label="LLM URL", value=os.environ.get("RAG_LLM_URL", ""),
+                             placeholder="http://localhost:11434/v1")
+        llm_model = gr.Textbox(label="LLM model", value=os.environ.get("RAG_LLM_MODEL", ""),
+                               placeholder="e.g. qwen2.5:3b")
+    return k, answerer, llm_url, llm_model
+
+
+def serve(retriever, *, host: str = "127.0.0.1", port: int = 7860,
+          auth: tuple[str, str] | None = None, feedback_path=None, uploads_dir=None) -> None:
+    """Serve the page until interrupted (`rag serve` has warmed the models already)."""
+    service = ChatService(retriever, feedback_path=feedback_path, uploads_dir=uploads_dir)
+    page = build(service)
+    page.queue(default_concurrency_limit=2)
+    # The system's own fonts: the bundled ones draw some bold letters from a fallback font.
+    theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospace"])
+    try:
+        page.launch(server_name=host, server_port=port, auth=auth, css=SOURCES_CSS, theme=theme,
+                    quiet=True, show_error=False, max_file_size=service.max_upload_bytes,
+                    ssr_mode=False, prevent_thread_lock=True, footer_links=["api"],
+                    run_history=False)
+    except OSError as e:
+        raise InputError(f"cannot listen on {host}:{port}: the port is taken or the address is "
+                         "not this machine's; choose another with --port or --host") from e
+    print(f"ready: http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}",
+          flush=True)
+    page.block_thread()
