@@ -181,8 +181,12 @@ class Answerer:
         out = []
         for (p, a, b, text), d, v in zip(spans, dense, vectors[1:]):
             focus = scoring.focus_span(text, kind, query) if kind != "other" else None
-            score = (float(d) + self.config.lexical_weight * scoring.coverage(terms, text)
-                     + (self.config.type_weight if focus else 0.0))
+            typed = 0.0
+            if focus:
+                typed = self.config.type_weight
+                if kind == "who" and scoring.holds_asked_role(text, focus, query):
+                    typed *= 2
+            score = float(d) + self.config.lexical_weight * scoring.coverage(terms, text) + typed
             out.append(_Candidate(p, a, b, text, score, float(d), focus, v))
         out.sort(key=lambda c: (-c.score, c.passage.rank, c.start))
         return out
@@ -227,6 +231,19 @@ class Answerer:
                    for o in chosen):
                 continue
             chosen.append(c)
+        return self._corroborate(chosen, candidates)
+
+    def _corroborate(self, chosen: list[_Candidate], candidates: list[_Candidate]) -> list[_Candidate]:
+        """Add the best sentence of another document that names the same answer, if any."""
+        lead = chosen[0]
+        if not lead.focus or len(chosen) >= self.config.max_sentences:
+            return chosen
+        focus = lead.text[lead.focus[0]:lead.focus[1]]
+        docs = {c.passage.doc_id for c in chosen}
+        for c in candidates:
+            at = c.text.find(focus)
+            if at >= 0 and c.passage.doc_id not in docs and not any(_overlaps(c, o) for o in chosen):
+                return chosen + [replace(c, focus=(at, at + len(focus)))]
         return chosen
 
 
