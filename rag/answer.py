@@ -94,7 +94,7 @@ class AnswerConfig:
 
     k: int = 5
     max_sentences: int = 3
-    threshold: float = 0.62
+    threshold: float = 0.42
     lexical_weight: float = 0.5
     type_weight: float = 0.15
     closeness: float = 0.9
