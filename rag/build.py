@@ -4,7 +4,9 @@ Incremental by content: a document whose hash is unchanged keeps its chunks and 
 and any chunk whose exact text was already embedded reuses its vector, so re-indexing an
 unchanged corpus loads no model and embeds nothing, adding one file embeds only that file,
 and a removed file's chunks disappear. An index built with another model or chunker is
-rebuilt from scratch.
+rebuilt from scratch. The BM25 index is rebuilt from the chunk texts on every write (it is
+cheap); changing only its settings, or upgrading an index written by an older format
+version, re-embeds nothing.
 
 Does not: watch folders, or keep several versions of an index.
 """
@@ -22,7 +24,16 @@ from .chunk import Chunk, ChunkConfig, chunk_document
 from .embed import DEFAULT_MODEL, Embedder, get_embedder
 from .errors import IndexMismatchError, IndexNotFoundError
 from .ingest import Document, read_documents
-from .store import IndexStore, Manifest, StoreConfig, _package_version, open_index, write_index
+from .lexical import LexicalConfig
+from .store import (
+    FORMAT_VERSION,
+    IndexStore,
+    Manifest,
+    StoreConfig,
+    _package_version,
+    open_index,
+    write_index,
+)
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +67,8 @@ class BuildReport:
 def build_index(
     paths: list[str | Path], *, index_dir: str | Path | None = None,
     embedder: Embedder | None = None, chunk_config: ChunkConfig = ChunkConfig(),
-    store_config: StoreConfig = StoreConfig(), add: bool = False, progress: bool = False,
+    store_config: StoreConfig = StoreConfig(), lexical_config: LexicalConfig = LexicalConfig(),
+    add: bool = False, progress: bool = False,
 ) -> BuildReport:
     """Index the articles under `paths` into `index_dir`.
 
@@ -77,15 +89,15 @@ def build_index(
     sources = sorted({str(Path(p)) for p in paths} | (set(old.manifest.sources) if add and old else set()))
     plan = _plan(documents, old_docs)
     if old and not (plan["added"] or plan["changed"] or plan["removed"]) \
-            and old.manifest.store == asdict(store_config) and old.manifest.sources == sources:
+            and _same_settings(old.manifest, store_config, lexical_config, sources):
         return _report(index_dir, old.manifest.chunks, len(documents), 0, old.manifest.chunks,
                        plan, False, started)
     chunks, vectors, embedded = _chunks_and_vectors(documents, old, embedder, chunk_config, progress)
     manifest = Manifest(
         model=embedder.name, dimension=embedder.dimension, chunker=asdict(chunk_config),
         store=asdict(store_config), documents={d.id: d.hash for d in documents},
-        sources=sources, chunks=len(chunks), package_version=_package_version(),
-    )
+        sources=sources, chunks=len(chunks), lexical=asdict(lexical_config),
+        package_version=_package_version())
     if old:
         old.close()
     write_index(index_dir, manifest=manifest, documents=documents, chunks=chunks,
@@ -102,10 +114,17 @@ def _report(index_dir, n_chunks, n_docs, embedded, reused, plan, written, starte
     )
 
 
+def _same_settings(m: Manifest, store: StoreConfig, lexical: LexicalConfig,
+                   sources: list[str]) -> bool:
+    """True when an index with manifest `m` needs no rewrite for these settings."""
+    return (m.format_version == FORMAT_VERSION and m.store == asdict(store)
+            and m.lexical == asdict(lexical) and m.sources == sources)
+
+
 def _open_compatible(index_dir: Path, embedder: Embedder, config: ChunkConfig) -> IndexStore | None:
     """The existing index if its vectors can be reused, else None (a full rebuild)."""
     try:
-        old = open_index(index_dir)
+        old = open_index(index_dir, upgrade=True)
     except (IndexNotFoundError, IndexMismatchError):
         return None
     m = old.manifest

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 import warnings
@@ -25,6 +26,23 @@ def _index_arg(p: argparse.ArgumentParser) -> None:
 def _k_arg(p: argparse.ArgumentParser, default: int = 5) -> None:
     p.add_argument("-k", type=int, default=default, metavar="N",
                    help=f"passages to retrieve (default {default})")
+
+
+def _search_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mode", choices=("dense", "lexical", "hybrid"),
+                   default=os.environ.get("RAG_MODE") or None,
+                   help="retrieval: dense (embeddings), lexical (BM25) or hybrid, both fused "
+                        "(default: $RAG_MODE or hybrid)")
+    p.add_argument("--rerank", metavar="DIR", default=os.environ.get("RAG_RERANKER") or None,
+                   help="rerank with the cross-encoder model in DIR (default: $RAG_RERANKER; off)")
+
+
+def _llm_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--llm-url", metavar="URL", default=os.environ.get("RAG_LLM_URL") or None,
+                   help="answer with an OpenAI-compatible chat endpoint, e.g. "
+                        "http://localhost:11434/v1 (default: $RAG_LLM_URL; API key: $RAG_LLM_API_KEY)")
+    p.add_argument("--llm-model", metavar="NAME", default=os.environ.get("RAG_LLM_MODEL") or None,
+                   help="model name to ask the endpoint for (default: $RAG_LLM_MODEL)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -46,6 +64,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="show the passages that best match a question")
     p.add_argument("question")
     _k_arg(p)
+    _search_args(p)
     _index_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_search)
@@ -53,14 +72,53 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question with verified quotes of the sources")
     p.add_argument("question")
     _k_arg(p)
+    _search_args(p)
     _index_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    _llm_args(p)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="a conversation in the terminal (follow-up questions work)")
     _k_arg(p)
+    _search_args(p)
     _index_arg(p)
+    _llm_args(p)
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("eval", help="measure retrieval, answers, citations and refusals")
+    p.add_argument("--set", dest="set_file", metavar="FILE", type=Path, default=None,
+                   help="evaluation set, JSONL (default: $RAG_EVAL_SET or eval/sets/seeds.jsonl)")
+    _index_arg(p)
+    _k_arg(p)
+    _search_args(p)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="exit 1 when a metric is worse than the baseline beyond its tolerance")
+    mode.add_argument("--update-baseline", action="store_true",
+                      help="accept the current figures as the baseline")
+    mode.add_argument("--calibrate", action="store_true",
+                      help="sweep the refusal threshold and recommend one")
+    mode.add_argument("--beir", metavar="DIR", type=Path, default=None,
+                      help="retrieval metrics on a BEIR folder (index cached in index/beir-NAME "
+                           "unless --index is given)")
+    p.add_argument("--baseline", metavar="FILE", type=Path, default=None,
+                   help="baseline figures (default eval/baseline.json)")
+    p.add_argument("--reports", metavar="DIR", type=Path, default=None,
+                   help="folder for the Markdown report and chart (default eval/reports)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="open the chat page (default http://127.0.0.1:7860)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; "
+                        "0.0.0.0 opens the page to the network)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--auth", metavar="USER:PASS", default=None,
+                   help="ask for this user name and password (default: $RAG_AUTH; none)")
+    p.add_argument("--feedback", metavar="FILE", type=Path, default=None,
+                   help="where 👍/👎 are appended (default: $RAG_FEEDBACK or eval/feedback.jsonl)")
+    _index_arg(p)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("info", help="describe an index")
     _index_arg(p)
@@ -104,27 +162,37 @@ def cmd_index(args) -> int:
     return 0
 
 
+def _check_question(question: str) -> None:
+    from .errors import InputError
+
+    if not question.strip():
+        raise InputError("the question is empty; type a question about the articles")
+
+
 def open_retriever(args):
     """The retriever for `--index`, building the default index from seeds/ when none exists."""
     from .build import build_index, default_corpus, default_index_dir
-    from .retrieve import Retriever
+    from .retrieve import Retriever, SearchConfig
 
     index_dir = _index_dir(args)
+    config = SearchConfig(mode=getattr(args, "mode", None) or SearchConfig.mode,
+                          reranker=getattr(args, "rerank", None))
     try:
-        return Retriever.load(index_dir)
+        return Retriever.load(index_dir, config=config)
     except IndexNotFoundError:
         if args.index is not None and Path(args.index) != default_index_dir():
             raise
     _say(f"no index at {index_dir} yet: building it from {default_corpus()} first")
     report = build_index([default_corpus()], index_dir=index_dir, progress=True)
     _say(f"indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f}s")
-    return Retriever.load(index_dir)
+    return Retriever.load(index_dir, config=config)
 
 
 def cmd_search(args) -> int:
     from .retrieve import check_k
 
     check_k(args.k)
+    _check_question(args.question)
     passages = open_retriever(args).search(args.question, k=args.k)
     if args.json:
         print(json.dumps({"question": args.question, "passages": [p.to_dict() for p in passages]},
@@ -140,7 +208,13 @@ def cmd_search(args) -> int:
 def open_answerer(args):
     from .answer import Answerer
 
-    return Answerer(open_retriever(args))
+    answerer = Answerer(open_retriever(args))
+    if not getattr(args, "llm_url", None):
+        return answerer
+    from .llm import LLMAnswerer
+
+    return LLMAnswerer(answerer.retriever, url=args.llm_url, model=args.llm_model,
+                       api_key=os.environ.get("RAG_LLM_API_KEY") or None, fallback=answerer)
 
 
 def print_answer(answer) -> None:
@@ -148,6 +222,9 @@ def print_answer(answer) -> None:
     if answer.standalone_query != " ".join(answer.question.split()):
         print(f"(searched for: {answer.standalone_query})")
     print(textwrap.fill(answer.text, 100))
+    for note in answer.notes:
+        if note not in answer.text:  # the conflict note is part of the text already
+            _say(f"note: {note}")
     if answer.refused:
         print("\nClosest matches:")
         for p in answer.passages:
@@ -165,6 +242,7 @@ def cmd_ask(args) -> int:
     from .retrieve import check_k
 
     check_k(args.k)
+    _check_question(args.question)
     answer = open_answerer(args).ask(args.question, k=args.k)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
@@ -196,6 +274,68 @@ def cmd_chat(args) -> int:
         history.append(answer)
 
 
+def cmd_eval(args) -> int:
+    from dataclasses import asdict
+
+    from . import evaluate as ev
+    from .report import beir_summary, calibration_table, summary, write_report
+    from .retrieve import check_k
+
+    check_k(args.k)
+    if args.beir:
+        beir = ev.evaluate_beir(args.beir, index_dir=args.index, progress=True, mode=args.mode)
+        print(json.dumps(asdict(beir)) if args.json else beir_summary(beir))
+        return 0
+    set_file = args.set_file or Path(os.environ.get("RAG_EVAL_SET") or ev.DEFAULT_SET)
+    questions = ev.load_set(set_file)  # a bad set fails before any model loads
+    if args.calibrate:
+        cal = ev.calibrate(questions, open_answerer(args), k=args.k, progress=True)
+        print(json.dumps(asdict(cal)) if args.json else calibration_table(cal))
+        return 0
+    baseline_file = args.baseline or ev.DEFAULT_BASELINE
+    baseline = ev.read_baseline(baseline_file) if args.check else None
+    report = ev.evaluate(set_file, open_answerer(args), k=args.k, progress=not args.json)
+    md, png = write_report(report, args.reports or ev.DEFAULT_REPORTS)
+    problems = ev.check(report.overall, baseline, questions=len(report.results)) if baseline else []
+    if args.json:
+        print(json.dumps({"set": report.set_path, "overall": report.overall,
+                          "by_type": report.by_type, "report": str(md), "chart": str(png),
+                          "regressions": problems}))
+    else:
+        print(f"{summary(report)}\n\nreport: {md}\nchart: {png}")
+    if args.update_baseline:
+        _say(f"baseline written to {ev.write_baseline(report, baseline_file)}")
+    for problem in problems:
+        _say(f"regression: {problem}")
+    if args.check and not problems:
+        _say(f"check passed: no metric worse than {baseline_file} beyond its tolerance")
+    return 1 if problems else 0
+
+
+def cmd_serve(args) -> int:
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .chat import parse_auth, warm
+
+    auth = parse_auth(args.auth or os.environ.get("RAG_AUTH"))
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        _say(f"warning: listening on {args.host}: anyone who can reach this machine on port "
+             f"{args.port} can use the page" + ("" if auth else "; consider --auth USER:PASS"))
+    retriever = open_retriever(args)
+    with ThreadPoolExecutor(1) as pool:
+        warming = pool.submit(warm, retriever)  # load the models while Gradio is imported
+        try:
+            from ui.app import serve
+        except ModuleNotFoundError as e:
+            if e.name not in ("gradio", "ui"):
+                raise
+            raise RagError("the chat page needs Gradio: pip install -e '.[ui]'") from e
+        warming.result()
+    serve(retriever, host=args.host, port=args.port, auth=auth, feedback_path=args.feedback)
+    return 0
+
+
 def cmd_info(args) -> int:
     from .store import open_index
 
@@ -203,7 +343,8 @@ def cmd_info(args) -> int:
     m = store.manifest
     info = {"index": str(store.path), "documents": len(m.documents), "chunks": m.chunks,
             "model": m.model, "dimension": m.dimension, "index_type": m.store.get("index_type"),
-            "chunker": m.chunker, "sources": m.sources, "size_bytes": store.size_on_disk(),
+            "chunker": m.chunker, "lexical": m.lexical, "sources": m.sources,
+            "size_bytes": store.size_on_disk(),
             "package_version": m.package_version}
     if args.json:
         print(json.dumps(info, ensure_ascii=False))

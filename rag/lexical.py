@@ -1,0 +1,232 @@
+"""The lexical side of retrieval: a tokenizer for news and science text, and a BM25 index.
+
+`tokenize` keeps what dense retrieval tends to miss: numbers whole ("95.3", "1,000" as
+"1000"), amounts ("$95.3" and "95.3"), percentages ("2%" and "2"), hyphenated names whole
+and in parts ("Secretary-General" gives "secretary-general", "secretary", "general"), and
+accented names folded so either spelling matches ("Erdoğan" and "Erdogan" both give
+"erdogan"). Common English stop words are dropped, except all-capital acronyms ("US",
+"IT"); words are stemmed with the Snowball English stemmer (PyStemmer) when enabled.
+
+`LexicalIndex.build` scores one text per row with bm25s; `save` writes bm25s's own
+directory format (`params.index.json`, `vocab.index.json`, three `.npy` arrays written with
+`allow_pickle=False`; no pickle anywhere). `load` reads those files back with numpy and
+JSON and scores queries itself, so a search never imports bm25s or numba.
+
+Does not: segment languages written without spaces (Chinese, Japanese: a run of such
+characters is one token), or expand synonyms.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+TOKENIZER_VERSION = 1  # bump when `tokenize` changes: indexes record it and are rebuilt
+FILES = ("params.index.json", "vocab.index.json", "data.csc.index.npy",
+         "indices.csc.index.npy", "indptr.csc.index.npy")
+Method = Literal["lucene", "robertson", "atire"]
+METHODS = ("lucene", "robertson", "atire")
+
+STOP_WORDS = frozenset(
+    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with", "s", "t"])
+_FOLD = str.maketrans({"ı": "i", "ø": "o", "đ": "d", "ł": "l", "ħ": "h", "þ": "th",
+                       "æ": "ae", "œ": "oe", "ŀ": "l"})
+_DASHES = str.maketrans({"‐": "-", "‑": "-"})  # hyphen, no-break hyphen
+_NUM = r"\d+(?:[.,]\d+)*"
+_PIECE = rf"(?:{_NUM}[^\W_]*|[^\W_]+)"
+_TOKEN = re.compile(rf"(?P<sym>[$€£¥])?(?P<body>{_PIECE}(?:-{_PIECE})*)(?P<pct>%)?")
+_NUMBER = re.compile(rf"({_NUM})(.*)")
+_THOUSANDS = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+
+
+@dataclass(frozen=True)
+class LexicalConfig:
+    """BM25 settings; recorded in the index manifest.
+
+    k1 and b are Anserini's defaults (0.9, 0.4). `titles` indexes each chunk together with
+    its document's title (unless the chunk holds the title already), so a passage deep in
+    an article still matches the article's subject.
+    """
+
+    k1: float = 0.9
+    b: float = 0.4
+    method: Method = "lucene"
+    stem: bool = True
+    titles: bool = True
+    tokenizer: int = TOKENIZER_VERSION
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"unknown BM25 method {self.method!r}; allowed: {', '.join(METHODS)}")
+        if self.k1 < 0 or not 0 <= self.b <= 1:
+            raise ValueError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={self.k1}, b={self.b})")
+
+
+def lexical_text(text: str, title: str | None, config: LexicalConfig) -> str:
+    """What BM25 indexes for a chunk: its text, after its document's title when configured.
+
+    >>> lexical_text("It erupted again.", "Volcano erupts", LexicalConfig())
+    'Volcano erupts\\nIt erupted again.'
+    """
+    title = (title or "").strip().rstrip("…").strip()
+    if not config.titles or not title or title in text:
+        return text
+    return f"{title}\n{text}"
+
+
+def fold(text: str) -> str:
+    """NFKC, case folded, accents removed: `fold("Erdoğan") == "erdogan"`."""
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer():
+    try:
+        import Stemmer
+    except ImportError as e:
+        raise ImportError("stemming needs PyStemmer: pip install PyStemmer") from e
+    return Stemmer.Stemmer("english")
+
+
+@functools.lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    if not word.isalpha():
+        return word
+    return _stemmer().stemWord(word)
+
+
+def tokenize(text: str, *, stem: bool = True) -> list[str]:
+    """Index terms of `text`, in order.
+
+    >>> tokenize("Erdoğan's $95.3 billion, 2% rise", stem=False)
+    ['erdogan', '$95.3', '95.3', 'billion', '2%', '2', 'rise']
+    """
+    out: list[str] = []
+    for m in _TOKEN.finditer(unicodedata.normalize("NFKC", text).translate(_DASHES)):
+        raw = m.group("body").split("-")
+        parts = [fold(p) for p in raw]
+        if len(parts) == 1:
+            out.extend(_terms(parts[0], raw[0], m.group("sym"), m.group("pct"), stem))
+            continue
+        out.append("-".join(_stem(p) if stem else p for p in parts))
+        for i, (part, r) in enumerate(zip(parts, raw)):
+            out.extend(_terms(part, r, m.group("sym") if i == 0 else None,
+                              m.group("pct") if i == len(parts) - 1 else None, stem))
+    return out
+
+
+def _terms(word: str, raw: str, symbol: str | None, percent: str | None, stem: bool) -> list[str]:
+    """The terms of one piece: a number with its symbol or percent sign, or a word."""
+    number = _NUMBER.fullmatch(word)
+    if number is None:  # a word
+        if word in STOP_WORDS and not (len(raw) > 1 and raw.isupper()):
+            return []
+        return [_stem(word) if stem else word]
+    digits, suffix = number.groups()
+    if _THOUSANDS.match(digits):
+        digits = digits.replace(",", "")
+    if suffix:  # "95.3bn", "10th"
+        return [digits + suffix, digits]
+    whole = (symbol or "") + digits + (percent or "")
+    return [whole, digits] if whole != digits else [digits]
+
+
+class LexicalIndex:
+    """BM25 scores of every (term, row) pair, stored column-wise as bm25s does."""
+
+    def __init__(self, config: LexicalConfig, vocab: dict[str, int], data: np.ndarray,
+                 indices: np.ndarray, indptr: np.ndarray, rows: int):
+        self.config = config
+        self.vocab = vocab
+        self.data = data
+        self.indices = indices
+        self.indptr = indptr
+        self.rows = rows
+
+    @classmethod
+    def build(cls, texts: list[str], config: LexicalConfig = LexicalConfig()) -> LexicalIndex:
+        """Index one text per row (row i of the result is `texts[i]`)."""
+        import bm25s
+
+        vocab: dict[str, int] = {}
+        ids = [[vocab.setdefault(t, len(vocab)) for t in tokenize(text, stem=config.stem)]
+               for text in texts]
+        bm25 = bm25s.BM25(k1=config.k1, b=config.b, method=config.method, backend="numpy")
+        if texts:
+            bm25.index((ids, vocab), create_empty_token=True, show_progress=False)
+            s = bm25.scores
+            return cls(config, bm25.vocab_dict, s["data"], s["indices"], s["indptr"], len(texts))
+        empty = np.zeros(0, dtype=np.float32)
+        return cls(config, {}, empty, empty.astype(np.int32), np.zeros(1, np.int32), 0)
+
+    def save(self, folder: str | Path) -> None:
+        """Write bm25s's directory format (readable by `bm25s.BM25.load`), no pickle."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, array in (("data", self.data), ("indices", self.indices),
+                            ("indptr", self.indptr)):
+            np.save(folder / f"{name}.csc.index.npy", np.asarray(array), allow_pickle=False)
+        (folder / "vocab.index.json").write_text(
+            json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
+        c = self.config
+        params = {"k1": c.k1, "b": c.b, "delta": 0.5, "method": c.method,
+                  "idf_method": c.method, "dtype": "float32", "int_dtype": "int32",
+                  "num_docs": self.rows, "version": _bm25s_version(), "backend": "numpy"}
+        (folder / "params.index.json").write_text(json.dumps(params, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: str | Path, config: LexicalConfig, rows: int) -> LexicalIndex:
+        """Read a saved index; raises ValueError when it does not hold `rows` rows of `config`."""
+        folder = Path(folder)
+        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+        saved = {k: params.get(k) for k in ("k1", "b", "method", "num_docs")}
+        wanted = {"k1": config.k1, "b": config.b, "method": config.method, "num_docs": rows}
+        if saved != wanted:
+            raise ValueError(f"BM25 index holds {saved}, the manifest says {wanted}")
+        vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
+        arrays = [np.load(folder / f"{n}.csc.index.npy", allow_pickle=False)
+                  for n in ("data", "indices", "indptr")]
+        biggest = max((i for t, i in vocab.items() if t), default=-1)  # "" is bm25s's filler
+        if len(arrays[2]) < biggest + 2 or len(arrays[0]) != len(arrays[1]):
+            raise ValueError("BM25 arrays do not match the vocabulary")
+        return cls(config, vocab, *arrays, rows)
+
+    def scores(self, query: str) -> np.ndarray:
+        """The BM25 score of every row for `query` (zeros when no term is known)."""
+        terms = [self.vocab[t] for t in tokenize(query, stem=self.config.stem) if t in self.vocab]
+        if not terms or not self.rows:
+            return np.zeros(self.rows, dtype=np.float32)
+        starts, ends = self.indptr[terms], self.indptr[np.asarray(terms) + 1]
+        picks = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
+        return np.bincount(self.indices[picks], weights=self.data[picks],
+                           minlength=self.rows).astype(np.float32)
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Up to `k` (row, score) pairs with a positive score, best first (ties by row)."""
+        return top(self.scores(query), k)
+
+
+def top(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The `k` best rows with a positive score, best first (ties by the lower row)."""
+    rows = np.flatnonzero(scores > 0)
+    if len(rows) > k:
+        rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
+    return [(int(r), float(scores[r])) for r in sorted(rows.tolist(), key=lambda r: (-scores[r], r))]
+
+
+def _bm25s_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bm25s")
+    except PackageNotFoundError:
+        return "unknown"
