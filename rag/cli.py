@@ -98,6 +98,10 @@ def parser() -> argparse.ArgumentParser:
                       help="accept the current figures as the baseline")
     mode.add_argument("--calibrate", action="store_true",
                       help="sweep the refusal threshold and recommend one")
+    mode.add_argument("--from-feedback", metavar="FILE", nargs="?", type=Path,
+                      const=Path(""), default=None,
+                      help="turn 👎 answers of the chat page (default eval/feedback.jsonl) into "
+                           "candidate cases in eval/sets/feedback-candidates.jsonl, to review")
     mode.add_argument("--beir", metavar="DIR", type=Path, default=None,
                       help="retrieval metrics on a BEIR folder (index cached in index/beir-NAME "
                            "unless --index is given)")
@@ -288,6 +292,8 @@ def cmd_eval(args) -> int:
         return 0
     set_file = args.set_file or Path(os.environ.get("RAG_EVAL_SET") or ev.DEFAULT_SET)
     questions = ev.load_set(set_file)  # a bad set fails before any model loads
+    if args.from_feedback is not None:
+        return _from_feedback(args.from_feedback, questions, Path(set_file).parent)
     if args.calibrate:
         cal = ev.calibrate(questions, open_answerer(args), k=args.k, progress=True)
         print(json.dumps(asdict(cal)) if args.json else calibration_table(cal))
@@ -310,6 +316,17 @@ def cmd_eval(args) -> int:
     if args.check and not problems:
         _say(f"check passed: no metric worse than {baseline_file} beyond its tolerance")
     return 1 if problems else 0
+
+
+def _from_feedback(feedback: Path, questions, sets_dir: Path) -> int:
+    from .chat import default_feedback_path
+    from .feedback import candidates_from_feedback, write_candidates
+
+    found = candidates_from_feedback(feedback if str(feedback) else default_feedback_path(),
+                                     known={q.question for q in questions})
+    out = write_candidates(found, sets_dir / "feedback-candidates.jsonl")
+    print(f"{len(found)} candidate case(s) written to {out}; review them, then move them into the set")
+    return 0
 
 
 def cmd_serve(args) -> int:
