@@ -145,7 +145,8 @@ def calibration_table(cal) -> str:
         span = f"{r.low:.2f}" if r.high == r.low else f"{r.low:.2f}-{r.high:.2f}"
         marks = (" <- recommended" if cal.recommended is not None
                  and r.low <= cal.recommended <= r.high else "")
-        marks += " <- current" if r.low <= cal.current <= r.high else ""
+        below_all = r is cal.rows[0] and cal.current < r.low  # refuses no more than this row
+        marks += " <- current" if r.low <= cal.current <= r.high or below_all else ""
         lines.append(f"{span:>15}{r.refused:>9}{fmt(r.refusal_precision):>11}"
                      f"{fmt(r.refusal_recall):>8}{fmt(r.false_refusal_rate):>11}"
                      f"{fmt(r.balanced_accuracy):>9}{fmt(r.f1):>7}{marks}")
