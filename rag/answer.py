@@ -181,11 +181,7 @@ class Answerer:
         out = []
         for (p, a, b, text), d, v in zip(spans, dense, vectors[1:]):
             focus = scoring.focus_span(text, kind, query) if kind != "other" else None
-            typed = 0.0
-            if focus:
-                typed = self.config.type_weight
-                if kind == "who" and scoring.holds_asked_role(text, focus, query):
-                    typed *= 2
+            typed = self.config.type_weight if focus else 0.0
             score = float(d) + self.config.lexical_weight * scoring.coverage(terms, text) + typed
             out.append(_Candidate(p, a, b, text, score, float(d), focus, v))
         out.sort(key=lambda c: (-c.score, c.passage.rank, c.start))

@@ -138,17 +138,6 @@ def _name_span(sentence: str, question: str) -> tuple[int, int] | None:
     return min(found)[2] if found else None
 
 
-def holds_asked_role(sentence: str, span: tuple[int, int], question: str) -> bool:
-    """True when the title written before the name at `span` is one the question asks about
-    ("NATO Secretary-General Mark Rutte" for "Who is NATO's Secretary General?")."""
-    before = sentence[max(0, span[0] - 60):span[0]]
-    run = re.search(r"((?:[A-Z][\w'’.-]*\s+)+)$", before)
-    if run is None:
-        return False
-    titles = {stem(w) for w in re.findall(r"[a-z]+", fold(run.group(1)))} - STOP
-    return bool(titles & set(content_terms(question)))
-
-
 def _number_span(sentence: str, question: str) -> tuple[int, int] | None:
     """The figure of the thing asked about: the one a word of the question follows soonest."""
     asked = set(content_terms(question))
