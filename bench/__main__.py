@@ -145,7 +145,7 @@ def _say(text: str) -> None:
 
 
 def _ingest(conf, say, done):
-    return common.run_worker("llamaindex.ours_ingestion", documents=conf["docs"])
+    return common.run_worker("ingest.measure_ingestion", documents=conf["docs"])
 
 
 def _reindex(conf, say, done):
@@ -180,7 +180,7 @@ def _llamaindex(conf, say, done):
     say(f"llamaindex: ingesting {conf['docs']} articles ...")
     theirs = common.run_worker("llamaindex.ingestion", documents=conf["docs"])
     ours = done["ingest"]["result"] if "ingest" in done else common.run_worker(
-        "llamaindex.ours_ingestion", documents=conf["docs"])
+        "ingest.measure_ingestion", documents=conf["docs"])
     rows = llamaindex.search(conf["llama_sizes"], queries=conf["queries"],
                              real_upto=conf["real_upto"],
                              latency_queries=conf["latency_queries"], say=say)

@@ -76,6 +76,13 @@ def ingestion(documents: int, *, say=print) -> dict:
     }
 
 
+def measure_ingestion(documents: int) -> dict:
+    """`ingestion` as a `common.run_worker` target: quiet, with the process's peak RSS."""
+    out = ingestion(documents, say=lambda *_: None)
+    out["peak_rss_mb"] = round(common.peak_rss_mb(), 1)
+    return out
+
+
 def _cpu(fn, *args, **kwargs):
     """(fn's result, CPU seconds of this process, all threads, while it ran)."""
     start = time.process_time()

@@ -102,15 +102,6 @@ def ingestion(documents: int) -> dict:
             "machine_before": load, "machine_after": common.machine()}
 
 
-def ours_ingestion(documents: int) -> dict:
-    """`bench.ingest.ingestion` in its own process, with its peak RSS."""
-    from . import ingest
-
-    out = ingest.ingestion(documents, say=lambda *_: None)
-    out["peak_rss_mb"] = round(common.peak_rss_mb(), 1)
-    return out
-
-
 def _data(files: dict) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
     """Base vectors, query vectors, chunk texts and question texts for a `bench.search` size.
 
