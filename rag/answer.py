@@ -132,7 +132,7 @@ class Answerer:
         started = time.perf_counter()
         k = check_k(self.config.k if k is None else k)
         question = self.retriever.prepare(question)
-        standalone = rewrite(question, self._previous_turn(history))
+        standalone = rewrite(question, self.previous_turn(history))
         passages = self.retriever.search(standalone, k=k)
         retrieved = time.perf_counter()
         docs = self.retriever.store.documents(sorted({p.doc_id for p in passages}))
@@ -150,7 +150,8 @@ class Answerer:
             self._vocabulary = set().union(*(scoring.prefixes(c.text) for _, c in self.retriever.store.chunks()))
         return self._vocabulary
 
-    def _previous_turn(self, history: Sequence[str | Answer]) -> Turn | None:
+    def previous_turn(self, history: Sequence[str | Answer]) -> Turn | None:
+        """The last turn of `history` with the name its answer gave (for rewriting follow-ups)."""
         if not history:
             return None
         last = history[-1]

@@ -276,7 +276,7 @@ class LLMAnswerer:
         started = time.perf_counter()
         k = check_k(self.fallback.config.k if k is None else k)
         question = self.retriever.prepare(question)
-        standalone = rewrite(question, self.fallback._previous_turn(history))
+        standalone = rewrite(question, self.fallback.previous_turn(history))
         passages = tuple(self.retriever.search(standalone, k=k))
         docs = self.retriever.store.documents(sorted({p.doc_id for p in passages}))
         return _Asked(question, history, k, standalone, passages, docs, started,
