@@ -3,10 +3,17 @@
 Incremental by content: a document whose hash is unchanged keeps its chunks and vectors,
 and any chunk whose exact text was already embedded reuses its vector, so re-indexing an
 unchanged corpus loads no model and embeds nothing, adding one file embeds only that file,
-and a removed file's chunks disappear. An index built with another model or chunker is
-rebuilt from scratch. The BM25 index is rebuilt from the chunk texts on every write (it is
-cheap); changing only its settings, or upgrading an index written by an older format
-version, re-embeds nothing.
+and a removed file's chunks disappear. A file whose size and modification time match the
+index's record is not even read again. An index built with another model or chunker is
+rebuilt from scratch; changing only the BM25 or FAISS settings, or upgrading an index written
+by an older format version, re-embeds nothing.
+
+Large collections: the chunks are written (metadata and BM25) and published before the
+model starts, so the collection is searchable by BM25 within seconds; embedding then goes on
+batch by batch, every batch is kept in `rag.embcache` the moment it is made (an interrupted
+run resumes there), and a snapshot with what is embedded so far is published every
+`snapshot_every` seconds. Vectors are collected in a memory-mapped work file, never twice
+in memory.
 
 Does not: watch folders, or keep several versions of an index.
 """
@@ -15,24 +22,25 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
+from . import swap
 from .chunk import Chunk, ChunkConfig, chunk_document
 from .embed import DEFAULT_MODEL, Embedder, get_embedder
 from .errors import IndexMismatchError, IndexNotFoundError
-from .ingest import Document, read_documents
+from .ingest import Document, list_files, read_documents
 from .lexical import LexicalConfig
+from .job import Job
 from .store import (
     FORMAT_VERSION,
     IndexStore,
     Manifest,
     StoreConfig,
     _package_version,
+    check_target,
     open_index,
-    write_index,
 )
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -68,50 +76,83 @@ def build_index(
     paths: list[str | Path], *, index_dir: str | Path | None = None,
     embedder: Embedder | None = None, chunk_config: ChunkConfig = ChunkConfig(),
     store_config: StoreConfig = StoreConfig(), lexical_config: LexicalConfig = LexicalConfig(),
-    add: bool = False, progress: bool = False,
+    add: bool = False, progress: bool = False, snapshot_every: float | None = 30.0,
+    on_publish: Callable[[Manifest], None] | None = None,
 ) -> BuildReport:
     """Index the articles under `paths` into `index_dir`.
 
     With `add=True` the documents already indexed stay and the new ones join them;
-    otherwise the index ends up holding exactly the documents under `paths`.
+    otherwise the index ends up holding exactly the documents under `paths`. While a large
+    collection is embedded, snapshots are published every `snapshot_every` seconds (None:
+    only at the end) and `on_publish` is called with each published manifest.
 
     >>> build_index(["seeds/"])  # doctest: +SKIP
     """
     started = time.perf_counter()
     index_dir = Path(index_dir) if index_dir else default_index_dir()
     embedder = embedder or get_embedder(DEFAULT_MODEL)
-    documents = read_documents(list(paths))
-    old = _open_compatible(index_dir, embedder, chunk_config)
-    old_docs = old.documents() if old else {}
-    if add:
-        fresh = {d.id for d in documents}
-        documents = [d for d in old_docs.values() if d.id not in fresh] + documents
-    sources = sorted({str(Path(p)) for p in paths} | (set(old.manifest.sources) if add and old else set()))
-    plan = _plan(documents, old_docs)
-    if old and not (plan["added"] or plan["changed"] or plan["removed"]) \
-            and _same_settings(old.manifest, store_config, lexical_config, sources):
-        return _report(index_dir, old.manifest.chunks, len(documents), 0, old.manifest.chunks,
-                       plan, False, started)
-    chunks, vectors, embedded = _chunks_and_vectors(documents, old, embedder, chunk_config, progress)
-    manifest = Manifest(
-        model=embedder.name, dimension=embedder.dimension, chunker=asdict(chunk_config),
-        store=asdict(store_config), documents={d.id: d.hash for d in documents},
-        sources=sources, chunks=len(chunks), lexical=asdict(lexical_config),
-        package_version=_package_version())
-    if old:
-        old.close()
-    write_index(index_dir, manifest=manifest, documents=documents, chunks=chunks,
-                vectors=vectors, config=store_config)
-    return _report(index_dir, len(chunks), len(documents), embedded, len(chunks) - embedded,
-                   plan, True, started)
+    with swap.locked(index_dir):
+        swap.recover(index_dir)
+        check_target(index_dir)  # before any work, not after an hour of embedding
+        old = _open_compatible(index_dir, embedder, chunk_config)
+        try:
+            files = list_files(list(paths))
+            stats = _stats(files) | (old.files() if add and old else {})
+            sources = sorted({str(Path(p)) for p in paths}
+                             | (set(old.manifest.sources) if add and old else set()))
+            if old and not add and old.files() == stats and old.manifest.pending == 0 \
+                    and _same_settings(old.manifest, store_config, lexical_config, sources):
+                return _report(index_dir, old.manifest, None, 0, _plan({}, {}), False, started)
+            documents = _read(paths, files, old, stats, add)
+            plan = _plan({d.id: d.hash for d in documents}, old.manifest.documents if old else {})
+            if old and not any(plan.values()) and old.manifest.pending == 0 \
+                    and _same_settings(old.manifest, store_config, lexical_config, sources):
+                return _report(index_dir, old.manifest, None, 0, plan, False, started)
+            chunks = _chunks(documents, old, embedder, chunk_config)
+            manifest = Manifest(
+                model=embedder.name, dimension=embedder.dimension, chunker=asdict(chunk_config),
+                store=asdict(store_config), documents={d.id: d.hash for d in documents},
+                sources=sources, chunks=len(chunks), lexical=asdict(lexical_config),
+                package_version=_package_version())
+            job = Job(index_dir, manifest, documents, chunks, stats, store_config, embedder,
+                      progress=progress, snapshot_every=snapshot_every, on_publish=on_publish)
+            embedded = job.run(old)
+        finally:
+            if old is not None:
+                old.close()
+    return _report(index_dir, manifest, len(documents), embedded, plan, True, started)
 
 
-def _report(index_dir, n_chunks, n_docs, embedded, reused, plan, written, started) -> BuildReport:
+def _report(index_dir, manifest, n_docs, embedded, plan, written, started) -> BuildReport:
     return BuildReport(
-        index_dir=str(index_dir), documents=n_docs, chunks=n_chunks, embedded=embedded,
-        reused=reused, added=tuple(plan["added"]), changed=tuple(plan["changed"]),
+        index_dir=str(index_dir), documents=len(manifest.documents) if n_docs is None else n_docs,
+        chunks=manifest.chunks, embedded=embedded, reused=manifest.chunks - embedded,
+        added=tuple(plan["added"]), changed=tuple(plan["changed"]),
         removed=tuple(plan["removed"]), written=written, seconds=time.perf_counter() - started,
     )
+
+
+def _stats(files: list[Path]) -> dict[str, tuple[int, int]]:
+    out = {}
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:
+            continue  # reading it will say why
+        out[str(f)] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def _read(paths, files: list[Path], old: IndexStore | None, stats, add: bool) -> list[Document]:
+    """The documents under `paths`; files unchanged since the last run come from the index."""
+    known = old.files() if old is not None else {}
+    same = [f for f in map(str, files) if f in known and known[f] == stats.get(f)]
+    kept = old.documents_from(same) if old is not None and same else {}
+    documents = read_documents(list(paths), files=files, reuse=lambda f: kept.get(str(f)))
+    if add and old is not None:
+        fresh = {d.id for d in documents}
+        documents = [d for d in old.documents().values() if d.id not in fresh] + documents
+    return documents
 
 
 def _same_settings(m: Manifest, store: StoreConfig, lexical: LexicalConfig,
@@ -134,40 +175,27 @@ def _open_compatible(index_dir: Path, embedder: Embedder, config: ChunkConfig) -
     return old
 
 
-def _plan(documents: list[Document], old_docs: dict[str, Document]) -> dict[str, list[str]]:
-    new = {d.id: d.hash for d in documents}
+def _plan(new: dict[str, str], old: dict[str, str]) -> dict[str, list[str]]:
     return {
-        "added": sorted(i for i in new if i not in old_docs),
-        "changed": sorted(i for i in new if i in old_docs and old_docs[i].hash != new[i]),
-        "removed": sorted(i for i in old_docs if i not in new),
+        "added": sorted(i for i in new if i not in old),
+        "changed": sorted(i for i in new if i in old and old[i] != new[i]),
+        "removed": sorted(i for i in old if i not in new),
     }
 
 
-def _chunks_and_vectors(documents, old, embedder, config, progress):
-    """All chunks in document order, with vectors reused by chunk text or newly embedded."""
-    reuse: dict[str, int] = {}
-    old_chunks: dict[str, list[tuple[int, Chunk]]] = {}
-    if old is not None:
-        for row, chunk in old.chunks():
-            reuse.setdefault(chunk.hash, row)
-            old_chunks.setdefault(chunk.doc_id, []).append((row, chunk))
+def _chunks(documents: list[Document], old: IndexStore | None, embedder: Embedder,
+            config: ChunkConfig) -> list[Chunk]:
+    """All chunks in document order: an unchanged document keeps its old chunks."""
+    old_chunks: dict[str, list[Chunk]] = {}
     old_hashes = old.manifest.documents if old is not None else {}
+    if old is not None:
+        for _, chunk in old.chunks():
+            old_chunks.setdefault(chunk.doc_id, []).append(chunk)
     chunks: list[Chunk] = []
     for doc in documents:
         if old_hashes.get(doc.id) == doc.hash and doc.id in old_chunks:
-            chunks.extend(c for _, c in old_chunks[doc.id])
+            chunks.extend(old_chunks[doc.id])
         else:
             chunks.extend(chunk_document(doc, config=config, model_limit=embedder.max_tokens,
                                          model_counter=embedder.count_tokens))
-    dim = embedder.dimension
-    vectors = np.zeros((len(chunks), dim), dtype=np.float32)
-    todo = [i for i, c in enumerate(chunks) if c.hash not in reuse]
-    if reuse and len(todo) < len(chunks):
-        old_vectors = old.vectors()
-        for i, c in enumerate(chunks):
-            if c.hash in reuse:
-                vectors[i] = old_vectors[reuse[c.hash]]
-    if todo:
-        fresh = embedder.embed([chunks[i].text for i in todo], progress=progress)
-        vectors[todo] = fresh
-    return chunks, vectors, len(todo)
+    return chunks

@@ -27,6 +27,10 @@ class IndexMismatchError(RagError):
     """The index was written by another format version, model or dimension, or is damaged."""
 
 
+class IndexBusyError(RagError):
+    """Another process holds the index's writer lock."""
+
+
 class EmbedderError(RagError):
     """The embedding model could not be loaded."""
 

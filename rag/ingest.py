@@ -21,6 +21,7 @@ import json
 import re
 import unicodedata
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,18 +82,24 @@ def make_document(
     )
 
 
-def read_documents(paths: list[str | Path]) -> list[Document]:
+def read_documents(paths: list[str | Path], *,
+                   reuse: Callable[[Path], list[Document] | None] | None = None,
+                   files: list[Path] | None = None) -> list[Document]:
     """Read every supported file under `paths`, skipping bad ones with a warning.
 
+    `reuse(path)` may return the documents a file gave last time (the index knows its size
+    and modification time are unchanged): they are used instead of reading it again.
+    `files` is `list_files(paths)` when the caller has it already.
     Raises InputError for a path that does not exist and NoDocumentsError when nothing
     readable is found.
     """
-    files = _expand(paths)
+    files = list_files(paths) if files is None else files
     documents: list[Document] = []
     seen: dict[str, str] = {}
     used_ids: set[str] = set()
     for path in files:
-        for doc in _read_file(path):
+        known = reuse(path) if reuse is not None else None
+        for doc in _read_file(path) if known is None else known:
             if doc.hash in seen:
                 _skip(path, f"same text as document {seen[doc.hash]!r}, indexed once")
                 continue
@@ -107,7 +114,8 @@ def read_documents(paths: list[str | Path]) -> list[Document]:
     return documents
 
 
-def _expand(paths: list[str | Path]) -> list[Path]:
+def list_files(paths: list[str | Path]) -> list[Path]:
+    """The supported files under `paths`, folders expanded in sorted order; warns on others."""
     if not paths:
         raise InputError("no paths given; name files or folders of articles to index")
     files: list[Path] = []

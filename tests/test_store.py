@@ -28,7 +28,7 @@ def _contents(embedder, articles: dict[str, str]):
     manifest = Manifest(
         model=embedder.name, dimension=embedder.dimension, chunker=asdict(ChunkConfig()),
         store=asdict(config), documents={d.id: d.hash for d in docs},
-        sources=["/corpus"], chunks=len(chunks), package_version="test",
+        sources=["/corpus"], chunks=len(chunks), package_version="test", faiss="flat",
     )
     return {"manifest": manifest, "documents": docs, "chunks": chunks, "vectors": vectors,
             "config": config}
@@ -52,7 +52,10 @@ def _snapshot(path: Path) -> dict[str, bytes]:
 
 
 def _leftovers(path: Path) -> list[str]:
-    return sorted(p.name for p in path.parent.iterdir() if p.name.startswith(f".{path.name}."))
+    """What an interrupted write left: anything of this index's but its lock and live version."""
+    live = {path.resolve().name, f".{path.name}.lock"}
+    return sorted(p.name for p in path.parent.iterdir()
+                  if p.name.startswith(f".{path.name}.") and p.name not in live)
 
 
 # --- round trip --------------------------------------------------------------------------
@@ -189,7 +192,10 @@ def test_rewrite_replaces_the_index_and_leaves_no_temporary_dirs(index_dir, fake
         assert store.manifest.chunks == len(smaller["chunks"])
     finally:
         store.close()
-    assert _leftovers(index_dir) == []
+    # the version replaced stays for readers that opened it, until the next write
+    assert [p.startswith(f".{index_dir.name}.v-") for p in _leftovers(index_dir)] == [True]
+    write_index(index_dir, **smaller)
+    assert len(_leftovers(index_dir)) == 1
 
 
 def test_mismatched_vectors_leave_the_old_index_whole(index_dir, fake_embedder):
