@@ -143,10 +143,25 @@ class ChatService:
                            model=(settings.llm_model or "").strip() or None,
                            api_key=os.environ.get("RAG_LLM_API_KEY") or None, fallback=extractive)
 
+    def current(self) -> Retriever:
+        """The retriever, reopened first if `rag index` has published a newer version."""
+        retriever = self.retriever
+        if retriever.store.is_current() or not self._lock.acquire(blocking=False):
+            return retriever
+        try:
+            fresh = Retriever.load(retriever.store.path, embedder=retriever.embedder,
+                                   config=retriever.config)
+            self.retriever = fresh
+            return fresh
+        except RagError:
+            return retriever  # the version it has is still whole
+        finally:
+            self._lock.release()
+
     def ask(self, question: str, history: Sequence[str | Answer] = (), *,
             settings: ChatSettings = ChatSettings()) -> Answer:
         """One answer, no streaming: what the page's `ask` API endpoint returns."""
-        return self.answerer(settings).ask(question, history=history, k=settings.k)
+        return self.answerer(settings, self.current()).ask(question, history=history, k=settings.k)
 
     def chat(self, message: str, conversation: Conversation = Conversation(), *,
              settings: ChatSettings = ChatSettings()) -> Iterator[tuple[Conversation, str]]:
@@ -156,7 +171,7 @@ class ChatService:
         turn = asked.questions
         working = panel(turn, "working", WORKING)
         yield asked.add("assistant", "⏳ *Searching the articles…*"), working
-        retriever = self.retriever  # an upload may swap it; this answer stays on one index
+        retriever = self.current()  # an upload may swap it; this answer stays on one index
         try:
             answerer = self.answerer(settings, retriever)
             if hasattr(answerer, "stream"):

@@ -56,8 +56,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", metavar="PATH", help=".txt .md .html .pdf .jsonl files or folders")
     _index_arg(p)
     p.add_argument("--add", action="store_true", help="keep the documents already indexed")
-    p.add_argument("--index-type", choices=("flat", "hnsw", "ivf"), default="flat",
-                   help="FAISS index type (default flat: exact search)")
+    p.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivf", "ivf-sq8"),
+                   default="auto", help="FAISS index type (default auto: exact search up to "
+                   "50,000 chunks, then IVF)")
     p.add_argument("--json", action="store_true", help="print a JSON report")
     p.set_defaults(func=cmd_index)
 
@@ -152,8 +153,14 @@ def cmd_index(args) -> int:
     from .store import StoreConfig
 
     paths = args.paths or [default_corpus()]
-    report = build_index(paths, index_dir=_index_dir(args), add=args.add, progress=True,
-                         store_config=StoreConfig(index_type=args.index_type))
+    try:
+        report = build_index(paths, index_dir=_index_dir(args), add=args.add,
+                             progress=not args.json, on_publish=_say_published,
+                             store_config=StoreConfig(index_type=args.index_type))
+    except KeyboardInterrupt:
+        _say("interrupted: every finished batch of embeddings is kept; run the same "
+             "`rag index` again to go on from there")
+        return 130
     if args.json:
         print(json.dumps(report.__dict__, ensure_ascii=False))
         return 0
@@ -164,6 +171,14 @@ def cmd_index(args) -> int:
         if getattr(report, label):
             print(f"  {label}: {', '.join(getattr(report, label))}")
     return 0
+
+
+def _say_published(manifest) -> None:
+    """Tell the user a snapshot is searchable while embedding goes on."""
+    if manifest.pending:
+        done = manifest.chunks - manifest.pending
+        _say(f"searchable now: {manifest.chunks:,} chunks by BM25, {done:,} of them by meaning "
+             f"too; embedding the other {manifest.pending:,} goes on")
 
 
 def _check_question(question: str) -> None:
@@ -360,6 +375,7 @@ def cmd_info(args) -> int:
     m = store.manifest
     info = {"index": str(store.path), "documents": len(m.documents), "chunks": m.chunks,
             "model": m.model, "dimension": m.dimension, "index_type": m.store.get("index_type"),
+            "faiss": m.faiss, "pending": m.pending,
             "chunker": m.chunker, "lexical": m.lexical, "sources": m.sources,
             "size_bytes": store.size_on_disk(),
             "package_version": m.package_version}

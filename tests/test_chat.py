@@ -420,3 +420,13 @@ def test_serve_on_all_interfaces_warns_and_takes_auth_from_env(fake_page, monkey
     monkeypatch.delenv("RAG_AUTH")
     assert main(["serve", "--auth", "nopassword"]) == 1
     assert "USER:PASSWORD" in capsys.readouterr().err
+
+
+def test_a_newer_index_published_by_rag_index_is_picked_up(service, corpus, fake_embedder):
+    write_corpus(corpus, {"orchard.txt": (
+        "Apple harvest breaks records\n\n"
+        "The cider orchard in Herefordshire picked ninety tonnes of russet apples.\n")})
+    build_index([corpus], index_dir=service.retriever.store.path, embedder=fake_embedder)
+    conv, _, _ = ask(service, "How many tonnes of russet apples did the cider orchard pick?")
+    assert conv.answers[-1].citations[0].doc_id == "orchard"
+    assert service.retriever.store.is_current()

@@ -124,7 +124,7 @@ def test_info_json(index, capsys):
     assert info["chunks"] >= 3
     assert info["model"] == "fake-hash"
     assert info["dimension"] == 64
-    assert info["index_type"] == "flat"
+    assert (info["index_type"], info["faiss"], info["pending"]) == ("auto", "flat", 0)
     assert info["size_bytes"] == sum(f.stat().st_size for f in index.rglob("*") if f.is_file())
     assert info["index"] == str(index)
 
