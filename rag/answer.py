@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import conflicts, scoring
+from . import conflicts, lexical, scoring
 from .chunk import sentences
 from .ingest import Document
 from .retrieve import Passage, Retriever, check_k
@@ -121,7 +121,7 @@ class Answerer:
     def __init__(self, retriever: Retriever, *, config: AnswerConfig = AnswerConfig()):
         self.retriever = retriever
         self.config = config
-        self._vocabulary: set[str] | None = None
+        self._vocabulary: frozenset[str] | None = None
 
     @classmethod
     def load(cls, index_dir: str | Path, *, config: AnswerConfig = AnswerConfig()) -> Answerer:
@@ -144,10 +144,17 @@ class Answerer:
                    "total_ms": round((done - started) * 1000, 1)}
         return replace(answer, timings=timings)
 
-    def vocabulary(self) -> set[str]:
-        """Word prefixes of every indexed chunk: what the sources mention at all."""
+    def vocabulary(self) -> frozenset[str]:
+        """Word prefixes of every indexed text: what the sources mention at all.
+
+        Read from the index, where they are saved with its BM25 index; an index saved before
+        they were kept has its chunks read once instead.
+        """
         if self._vocabulary is None:
-            self._vocabulary = set().union(*(scoring.prefixes(c.text) for _, c in self.retriever.store.chunks()))
+            store = self.retriever.store
+            saved = store.lexical.prefixes
+            self._vocabulary = saved if saved is not None else lexical.corpus_prefixes(
+                c.text for _, c in store.chunks())
         return self._vocabulary
 
     def previous_turn(self, history: Sequence[str | Answer]) -> Turn | None:

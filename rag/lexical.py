@@ -12,6 +12,11 @@ directory format (`params.index.json`, `vocab.index.json`, three `.npy` arrays w
 `allow_pickle=False`; no pickle anywhere). `load` reads those files back with numpy and
 JSON and scores queries itself, so a search never imports bm25s or numba.
 
+Beside them, `prefixes.index.json` keeps the five-letter word prefixes of every indexed
+text (`rag.scoring.prefixes`): what the corpus mentions at all, for the answerer's "the
+sources never mention X" without reading every chunk back. The stemmed BM25 vocabulary
+cannot stand in for it ("agreed" stems to "agre", so "agreement" would look unmentioned).
+
 Does not: segment languages written without spaces (Chinese, Japanese: a run of such
 characters is one token), or expand synonyms.
 """
@@ -28,9 +33,12 @@ from typing import Literal
 
 import numpy as np
 
+from .scoring import prefixes as word_prefixes
+
 TOKENIZER_VERSION = 1  # bump when `tokenize` changes: indexes record it and are rebuilt
 FILES = ("params.index.json", "vocab.index.json", "data.csc.index.npy",
          "indices.csc.index.npy", "indptr.csc.index.npy")
+PREFIXES_FILE = "prefixes.index.json"  # written with FILES; optional on load (older indexes)
 Method = Literal["lucene", "robertson", "atire"]
 METHODS = ("lucene", "robertson", "atire")
 
@@ -144,13 +152,25 @@ class LexicalIndex:
     """BM25 scores of every (term, row) pair, stored column-wise as bm25s does."""
 
     def __init__(self, config: LexicalConfig, vocab: dict[str, int], data: np.ndarray,
-                 indices: np.ndarray, indptr: np.ndarray, rows: int):
+                 indices: np.ndarray, indptr: np.ndarray, rows: int, *,
+                 prefixes: frozenset[str] | None = None, folder: str | Path | None = None):
         self.config = config
         self.vocab = vocab
         self.data = data
         self.indices = indices
         self.indptr = indptr
         self.rows = rows
+        self._prefixes = prefixes
+        self._folder = Path(folder) if folder is not None else None
+
+    @property
+    def prefixes(self) -> frozenset[str] | None:
+        """Five-letter prefixes of the words of every indexed text (`rag.scoring.prefixes`),
+        read on first use; None for an index saved before they were kept."""
+        if self._prefixes is None and self._folder is not None:
+            self._prefixes = read_prefixes(self._folder)
+            self._folder = None  # read once, found or not
+        return self._prefixes
 
     @classmethod
     def build(cls, texts: list[str], config: LexicalConfig = LexicalConfig()) -> LexicalIndex:
@@ -160,13 +180,16 @@ class LexicalIndex:
         vocab: dict[str, int] = {}
         ids = [[vocab.setdefault(t, len(vocab)) for t in tokenize(text, stem=config.stem)]
                for text in texts]
+        prefixes = corpus_prefixes(texts)
         bm25 = bm25s.BM25(k1=config.k1, b=config.b, method=config.method, backend="numpy")
         if texts:
             bm25.index((ids, vocab), create_empty_token=True, show_progress=False)
             s = bm25.scores
-            return cls(config, bm25.vocab_dict, s["data"], s["indices"], s["indptr"], len(texts))
+            return cls(config, bm25.vocab_dict, s["data"], s["indices"], s["indptr"], len(texts),
+                       prefixes=prefixes)
         empty = np.zeros(0, dtype=np.float32)
-        return cls(config, {}, empty, empty.astype(np.int32), np.zeros(1, np.int32), 0)
+        return cls(config, {}, empty, empty.astype(np.int32), np.zeros(1, np.int32), 0,
+                   prefixes=prefixes)
 
     def save(self, folder: str | Path) -> None:
         """Write bm25s's directory format (readable by `bm25s.BM25.load`), no pickle."""
@@ -182,6 +205,9 @@ class LexicalIndex:
                   "idf_method": c.method, "dtype": "float32", "int_dtype": "int32",
                   "num_docs": self.rows, "version": _bm25s_version(), "backend": "numpy"}
         (folder / "params.index.json").write_text(json.dumps(params, indent=2), encoding="utf-8")
+        if self.prefixes is not None:
+            (folder / PREFIXES_FILE).write_text(
+                json.dumps(sorted(self.prefixes), ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: str | Path, config: LexicalConfig, rows: int) -> LexicalIndex:
@@ -198,7 +224,7 @@ class LexicalIndex:
         biggest = max((i for t, i in vocab.items() if t), default=-1)  # "" is bm25s's filler
         if len(arrays[2]) < biggest + 2 or len(arrays[0]) != len(arrays[1]):
             raise ValueError("BM25 arrays do not match the vocabulary")
-        return cls(config, vocab, *arrays, rows)
+        return cls(config, vocab, *arrays, rows, folder=folder)
 
     def scores(self, query: str) -> np.ndarray:
         """The BM25 score of every row for `query` (zeros when no term is known)."""
@@ -213,6 +239,31 @@ class LexicalIndex:
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Up to `k` (row, score) pairs with a positive score, best first (ties by row)."""
         return top(self.scores(query), k)
+
+
+def corpus_prefixes(texts) -> frozenset[str]:
+    """The union of `rag.scoring.prefixes` over `texts`: every word the corpus holds, cut to
+    five letters.
+
+    >>> sorted(corpus_prefixes(["Norwegian fjords", "NATO's F-16s"]))
+    ['16s', 'f', 'fjord', 'nato', 'norwe', 's']
+    """
+    out: set[str] = set()
+    for text in texts:
+        out.update(word_prefixes(text))
+    return frozenset(out)
+
+
+def read_prefixes(folder: str | Path) -> frozenset[str] | None:
+    """The word prefixes saved in `folder`, or None when there are none to trust (an index
+    saved before they were kept, or an unreadable file): the caller then reads the texts."""
+    try:
+        words = json.loads((Path(folder) / PREFIXES_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        return None
+    return frozenset(words)
 
 
 def top(scores: np.ndarray, k: int) -> list[tuple[int, float]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Set as AbstractSet
 from typing import Literal
 
 AnswerType = Literal["who", "when", "number", "other"]
@@ -181,7 +182,7 @@ def prefixes(text: str) -> set[str]:
     return {w[:5] for w in re.findall(r"[\w$%]+", fold(text))}
 
 
-def missing_terms(question: str, vocabulary: set[str]) -> list[str]:
+def missing_terms(question: str, vocabulary: AbstractSet[str]) -> list[str]:
     """The salient terms of `question` whose prefix no word of the `vocabulary` shares."""
     return [t for t in salient_terms(question)
             if not all(part[:5] in vocabulary for part in re.findall(r"[\w$%]+", t))]

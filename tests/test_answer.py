@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from rag.answer import REFUSAL, Answer, AnswerConfig, Answerer, Citation, check_citation, verified
 from rag.build import build_index
 from rag.errors import InputError
+from rag.lexical import PREFIXES_FILE, corpus_prefixes
 from rag.retrieve import QuestionTruncated, Retriever
 
 QUESTIONS = [
@@ -171,6 +172,35 @@ def test_a_question_about_something_the_sources_never_mention_is_refused(answere
     answer = answerer.ask("How many submarines does Norway operate?")
     _assert_refusal(answer)
     assert "norway" in " ".join(answer.notes).lower()
+
+
+def test_the_vocabulary_comes_from_the_index_without_reading_the_chunks(retriever, monkeypatch):
+    scanned = corpus_prefixes(c.text for _, c in retriever.store.chunks())
+    fresh = Answerer(retriever)
+    some_chunks = retriever.store.chunks
+
+    def chunks(rows=None):
+        assert rows is not None, "the vocabulary must not read every chunk"
+        return some_chunks(rows)
+
+    monkeypatch.setattr(retriever.store, "chunks", chunks)
+    assert fresh.vocabulary() == retriever.store.lexical.prefixes
+    assert fresh.vocabulary() >= scanned  # plus the titles that BM25 indexes with the chunks
+    _assert_refusal(fresh.ask("How many submarines does Norway operate?"))
+
+
+def test_an_index_saved_without_prefixes_has_its_chunks_read_once(tmp_path):
+    embedder = FakeEmbedder()
+    build_index([write_corpus(tmp_path / "corpus", ARTICLES)], index_dir=tmp_path / "index",
+                embedder=embedder)
+    retriever = Retriever.load(tmp_path / "index", embedder=embedder)
+    (retriever.store.root / "bm25" / PREFIXES_FILE).unlink()
+    try:
+        answerer = Answerer(retriever)
+        assert answerer.vocabulary() == corpus_prefixes(c.text for _, c in retriever.store.chunks())
+        _assert_refusal(answerer.ask("How many submarines does Norway operate?"))
+    finally:
+        retriever.store.close()
 
 
 def test_weak_evidence_is_refused_with_the_threshold_in_the_notes(retriever):

@@ -11,7 +11,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rag.lexical import FILES, LexicalConfig, LexicalIndex, fold, lexical_text, tokenize, top
+from rag.lexical import (
+    FILES,
+    PREFIXES_FILE,
+    LexicalConfig,
+    LexicalIndex,
+    corpus_prefixes,
+    fold,
+    lexical_text,
+    read_prefixes,
+    tokenize,
+    top,
+)
+from rag.scoring import prefixes
 
 # --- the tokenizer -----------------------------------------------------------------------
 
@@ -148,8 +160,8 @@ def test_top_breaks_ties_by_row():
 def test_save_and_load_round_trip_without_pickle(tmp_path):
     index = LexicalIndex.build(TEXTS)
     index.save(tmp_path / "bm25")
-    assert sorted(p.name for p in (tmp_path / "bm25").iterdir()) == sorted(FILES)
-    for name in FILES:
+    assert sorted(p.name for p in (tmp_path / "bm25").iterdir()) == sorted(FILES + (PREFIXES_FILE,))
+    for name in FILES + (PREFIXES_FILE,):
         raw = (tmp_path / "bm25" / name).read_bytes()
         if name.endswith(".npy"):
             assert np.load(tmp_path / "bm25" / name, allow_pickle=False).dtype != object
@@ -158,6 +170,39 @@ def test_save_and_load_round_trip_without_pickle(tmp_path):
     loaded = LexicalIndex.load(tmp_path / "bm25", LexicalConfig(), rows=len(TEXTS))
     for q in ("lava", "Erdogan veto", "bread and bakery", "nothing matches"):
         np.testing.assert_array_equal(loaded.scores(q), index.scores(q))
+
+
+def test_the_word_prefixes_of_every_text_are_saved_and_read_back(tmp_path):
+    index = LexicalIndex.build(TEXTS)
+    assert index.prefixes == set().union(*map(prefixes, TEXTS))
+    index.save(tmp_path / "bm25")
+    loaded = LexicalIndex.load(tmp_path / "bm25", LexicalConfig(), rows=len(TEXTS))
+    assert loaded.prefixes == index.prefixes == read_prefixes(tmp_path / "bm25")
+    assert {"erdog", "lava"} <= loaded.prefixes  # folded, cut to five letters
+
+
+def test_prefixes_keep_what_stemming_would_lose():
+    """"agreed" stems to "agre": the BM25 vocabulary alone would not know "agree" occurs."""
+    assert "agree" in corpus_prefixes(["The allies agreed."])
+    assert "agree" not in LexicalIndex.build(["The allies agreed."]).vocab
+
+
+@pytest.mark.parametrize("content", [None, "not json", '{"a": 1}', '["ok", 3]'])
+def test_an_index_without_readable_prefixes_has_none(tmp_path, content):
+    LexicalIndex.build(TEXTS).save(tmp_path / "bm25")
+    file = tmp_path / "bm25" / PREFIXES_FILE
+    file.unlink()
+    if content is not None:
+        file.write_text(content, encoding="utf-8")
+    loaded = LexicalIndex.load(tmp_path / "bm25", LexicalConfig(), rows=len(TEXTS))
+    assert loaded.prefixes is None
+    np.testing.assert_array_equal(loaded.scores("lava"), LexicalIndex.build(TEXTS).scores("lava"))
+
+
+def test_an_empty_index_has_no_prefixes(tmp_path):
+    index = LexicalIndex.build([])
+    index.save(tmp_path / "bm25")
+    assert index.prefixes == frozenset() == read_prefixes(tmp_path / "bm25")
 
 
 def test_the_saved_index_is_bm25s_format(tmp_path):

@@ -15,6 +15,7 @@ from conftest import ROOT, SEEDS
 
 from rag.answer import REFUSAL, Answerer, check_citation
 from rag.build import build_index
+from rag.lexical import corpus_prefixes
 
 pytestmark = pytest.mark.integration
 
@@ -72,6 +73,14 @@ def test_every_answer_to_every_set_question_holds_the_invariant(answers, docs, q
         with open(c.source, encoding="utf-8") as f:
             assert f.read()[c.start:c.end] == c.quote
         assert f"{c.quote} [{c.n}]" in answer.text
+
+
+def test_the_indexed_vocabulary_is_the_one_read_from_the_seed_chunks(answerer):
+    """What the sources "never mention" is read from the index, and on the seeds it is
+    exactly what reading every chunk gives (the titles add no word the chunks lack)."""
+    store = answerer.retriever.store
+    assert answerer.vocabulary() is store.lexical.prefixes
+    assert answerer.vocabulary() == corpus_prefixes(c.text for _, c in store.chunks())
 
 
 def test_some_set_questions_are_answered_and_some_refused(answers):
