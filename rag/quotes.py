@@ -146,7 +146,7 @@ def parse_reply(reply: str) -> list[Sentence]:
 
 
 def _split(template: str) -> Iterator[str]:
-    """Sentences of the template: lines, then pysbd's sentences, then after markers."""
+    """Sentences of the template: lines, then sentencex's sentences, then after markers."""
     for line in template.split("\n"):
         for a, b in sentences(line):
             yield from (p.strip() for p in _AFTER_MARKER.split(line[a:b]))
