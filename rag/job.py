@@ -9,7 +9,7 @@ A `Job` gets everything `rag.build` decided (documents, chunks, manifest) and:
 4. embeds the rest in steps of `WINDOW` chunks (sorted by length inside each step, so a
    batch pads little), commits each step to the cache, and publishes a snapshot (metadata
    and BM25 shared by hard link) whenever `snapshot_every` seconds have passed, and at
-   least ten times the last snapshot's own cost;
+   least ten times the last snapshot's own cost (0: after every step);
 5. publishes the finished index and deletes the cache.
 
 Vectors live in a memory-mapped work file beside the index until each publish copies them.
@@ -104,7 +104,7 @@ class Job:
             cache.put([self.chunks[r].hash for r in rows], vectors)
             if bar is not None:
                 bar.update(len(rows))
-            wait = max(self.snapshot_every or 0.0, 10 * self._snapshot_cost)
+            wait = self.snapshot_every and max(self.snapshot_every, 10 * self._snapshot_cost)
             if self.snapshot_every is not None and i + WINDOW < len(todo) \
                     and time.monotonic() - last >= wait:
                 self._publish(work)
