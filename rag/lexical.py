@@ -120,16 +120,22 @@ def tokenize(text: str, *, stem: bool = True) -> list[str]:
     """
     out: list[str] = []
     for m in _TOKEN.finditer(unicodedata.normalize("NFKC", text).translate(_DASHES)):
-        raw = m.group("body").split("-")
-        parts = [fold(p) for p in raw]
-        if len(parts) == 1:
-            out.extend(_terms(parts[0], raw[0], m.group("sym"), m.group("pct"), stem))
-            continue
-        out.append("-".join(_stem(p) if stem else p for p in parts))
-        for i, (part, r) in enumerate(zip(parts, raw)):
-            out.extend(_terms(part, r, m.group("sym") if i == 0 else None,
-                              m.group("pct") if i == len(parts) - 1 else None, stem))
+        out.extend(_match_terms(m.group("sym"), m.group("body"), m.group("pct"), stem))
     return out
+
+
+@functools.lru_cache(maxsize=500_000)
+def _match_terms(sym: str | None, body: str, pct: str | None, stem: bool) -> tuple[str, ...]:
+    """The terms of one match of `_TOKEN` (words repeat: each is worked out once)."""
+    raw = body.split("-")
+    parts = [fold(p) for p in raw]
+    if len(parts) == 1:
+        return tuple(_terms(parts[0], raw[0], sym, pct, stem))
+    out = ["-".join(_stem(p) if stem else p for p in parts)]
+    for i, (part, r) in enumerate(zip(parts, raw)):
+        out.extend(_terms(part, r, sym if i == 0 else None,
+                          pct if i == len(parts) - 1 else None, stem))
+    return tuple(out)
 
 
 def _terms(word: str, raw: str, symbol: str | None, percent: str | None, stem: bool) -> list[str]:

@@ -60,6 +60,8 @@ nato us u.s u.s. eu un the in on at with said but and however
 
 def fold(text: str) -> str:
     """Lower case, NFKC, accents removed, no-break spaces as spaces: for comparing words."""
+    if text.isascii():  # nothing to normalize: the common case, much faster
+        return text.casefold()
     text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return text.replace("\u00a0", " ").replace("’", "'").casefold()
