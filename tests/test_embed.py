@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from rag import onnx
-from rag.embed import ONNX_MAX_TEXTS, SentenceTransformerEmbedder, get_embedder
+from rag.embed import SentenceTransformerEmbedder, get_embedder
 
 
 @pytest.fixture(autouse=True)
@@ -169,11 +169,14 @@ def test_onnx_matches_pytorch_on_every_seed_chunk(exported, monkeypatch):
 
 
 @pytest.mark.integration
-def test_big_calls_still_use_pytorch(exported, monkeypatch):
+def test_indexing_calls_use_the_export_too_sorted_by_length_in_input_order(exported, monkeypatch):
     embedder, cache = exported
     monkeypatch.setenv("RAG_CACHE", str(cache))
-    embedder.embed(["one text"] * (ONNX_MAX_TEXTS + 1))
-    assert embedder.last_backend == "torch"
+    texts = _seed_chunks()[:40] + ["NATO.", "A short one."]
+    reference = SentenceTransformerEmbedder(onnx=False).embed(texts)
+    vectors = embedder.embed(texts, batch_size=8)
+    assert embedder.last_backend == "onnx"
+    assert (reference * vectors).sum(axis=1).min() >= 0.999
 
 
 @pytest.mark.integration

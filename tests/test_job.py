@@ -36,7 +36,7 @@ def _article(i: int) -> str:
 
 @pytest.fixture
 def big_corpus(tmp_path) -> Path:
-    n = EARLY_SNAPSHOT_CHUNKS + WINDOW + 50  # three embedding steps
+    n = EARLY_SNAPSHOT_CHUNKS + WINDOW + 50  # two embedding steps, the second a part one
     return write_corpus(tmp_path / "big", {f"r{i:04d}.txt": _article(i) for i in range(n)})
 
 
@@ -77,10 +77,10 @@ def test_a_first_snapshot_is_searchable_by_bm25_before_embedding(tmp_path, big_c
 
 
 class SlowEmbedder(FakeEmbedder):
-    """The fake model at a real model's pace: a second a batch."""
+    """The fake model at a real model's pace: a second a step."""
 
     def _embed(self, texts):
-        time.sleep(1.0)
+        time.sleep(1.0 / (WINDOW // 32))
         return super()._embed(texts)
 
 
@@ -95,7 +95,8 @@ def test_snapshots_while_embedding_grow_the_dense_part(tmp_path, big_corpus):
 def test_a_crash_while_embedding_keeps_the_snapshot_and_the_next_run_resumes(tmp_path, big_corpus):
     index = tmp_path / "index"
     with pytest.raises(PowerCut):
-        build_index([big_corpus], index_dir=index, embedder=DyingEmbedder(calls=1))
+        build_index([big_corpus], index_dir=index,
+                    embedder=DyingEmbedder(calls=WINDOW // 32))  # dies in the second step
     snapshot = open_index(index)
     assert snapshot.manifest.pending == snapshot.manifest.chunks  # BM25-only, whole
     total = snapshot.manifest.chunks
@@ -119,7 +120,7 @@ def test_kill_9_while_embedding_resumes_without_embedding_a_chunk_twice(tmp_path
 
         class Slow(FakeEmbedder):
             def _embed(self, texts):
-                time.sleep(0.5)
+                time.sleep(0.2)
                 return super()._embed(texts)
 
         build_index([{str(big_corpus)!r}], index_dir={str(index)!r}, embedder=Slow())
