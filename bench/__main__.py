@@ -1,6 +1,7 @@
 """`python -m bench [--quick] [--sizes 10k,100k,1m] [--sections ...]`: run, print, save JSON.
 
-Sections: ingest (build_index vs encode alone), reindex (unchanged and add-one), search
+Sections: ingest (build_index vs encode alone), reindex (unchanged and add-one), large
+(time to the first answer while `rag index` embeds, kill -9 and resume), search
 (FAISS types at each size), coldstart (new processes), llamaindex (side by side). Every
 section records the load average before and after, and the results file is rewritten after
 each section, so a long run that stops keeps what it measured.
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from . import common
 
-SECTIONS = ("ingest", "reindex", "search", "coldstart", "llamaindex")
+SECTIONS = ("ingest", "reindex", "large", "search", "coldstart", "llamaindex")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -66,6 +67,7 @@ def settings(args) -> dict:
         "latency_queries": args.latency_queries or (100 if quick else 200),
         "docs": args.docs or (20 if quick else 200),
         "reindex_docs": args.reindex_docs or (300 if quick else 5000),
+        "embed_seconds": 30.0 if quick else 90.0,
         "llama_sizes": _sizes(args.llama_sizes or ("10k" if quick else "10k,100k")),
         "repeat": args.repeat or (2 if quick else 5),
         "threads": args.threads, "serve": not args.no_serve,
@@ -128,9 +130,11 @@ def main(argv: list[str] | None = None) -> int:
 
 NOTES = {
     "ingest": "synthetic articles sampled from SciFact abstracts and seeds/ sentences, "
-              "real model (PyTorch); bound = encode() alone on the same chunk texts",
+              "real model (ONNX export, as `rag index` uses it); bound = encode() alone on the same chunk texts",
     "reindex": "first index built with a stand-in embedder carrying the real model's name; "
                "re-index timings use the real SentenceTransformerEmbedder and build_index",
+    "large": "`rag index` in a new process on the reindex corpus, real model; `rag ask` in "
+             "another process once it says it is searchable; kill -9 after embed_seconds",
     "search": "sizes <= real_upto use real MiniLM embeddings of SciFact chunks with SciFact "
               "claims as queries; larger sizes use a synthetic 384-d Gaussian mixture "
               "(see vector_stats); recall@10 is against exact search",
@@ -152,6 +156,12 @@ def _reindex(conf, say, done):
     from . import ingest
 
     return ingest.reindex(conf["reindex_docs"], say=say)
+
+
+def _large(conf, say, done):
+    from . import large
+
+    return large.run(conf["reindex_docs"], embed_seconds=conf["embed_seconds"], say=say)
 
 
 def _search(conf, say, done):
@@ -203,8 +213,8 @@ def _ratios(rows: list[dict]) -> list[dict]:
     return out
 
 
-RUNNERS = {"ingest": _ingest, "reindex": _reindex, "search": _search, "coldstart": _coldstart,
-           "llamaindex": _llamaindex}
+RUNNERS = {"ingest": _ingest, "reindex": _reindex, "large": _large, "search": _search,
+           "coldstart": _coldstart, "llamaindex": _llamaindex}
 
 
 def report(section: str, out: dict) -> str:

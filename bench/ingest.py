@@ -55,7 +55,7 @@ def ingestion(documents: int, *, say=print) -> dict:
         rest = build_index([folder], index_dir=Path(tmp) / "rest", embedder=StandIn(embedder))
     tokens = sum(embedder.count_tokens(t) or 0 for t in texts)
     say(f"ingestion: encoding the same {len(texts)} chunks alone ...")
-    (_, encode_s), cpu_encode = _cpu(common.timed, embedder.embed, texts, batch_size=64)
+    (_, encode_s), cpu_encode = _cpu(common.timed, embedder.embed, texts)
     build_s = report.seconds
     return {
         "documents": report.documents, "chunks": report.chunks, "tokens": tokens,

@@ -31,7 +31,8 @@ from .chunk import Chunk, ChunkConfig, chunk_document
 from .embed import DEFAULT_MODEL, Embedder, get_embedder
 from .errors import IndexMismatchError, IndexNotFoundError
 from .ingest import Document, list_files, read_documents
-from .lexical import LexicalConfig
+from .lexical import LexicalConfig, analyze, lexical_text
+from .parallel import map_ordered
 from .job import Job
 from .store import (
     FORMAT_VERSION,
@@ -108,14 +109,15 @@ def build_index(
             if old and not any(plan.values()) and old.manifest.pending == 0 \
                     and _same_settings(old.manifest, store_config, lexical_config, sources):
                 return _report(index_dir, old.manifest, None, 0, plan, False, started)
-            chunks = _chunks(documents, old, embedder, chunk_config)
+            chunks, analyzed = _chunks(documents, old, embedder, chunk_config, lexical_config)
             manifest = Manifest(
                 model=embedder.name, dimension=embedder.dimension, chunker=asdict(chunk_config),
                 store=asdict(store_config), documents={d.id: d.hash for d in documents},
                 sources=sources, chunks=len(chunks), lexical=asdict(lexical_config),
                 package_version=_package_version())
             job = Job(index_dir, manifest, documents, chunks, stats, store_config, embedder,
-                      progress=progress, snapshot_every=snapshot_every, on_publish=on_publish)
+                      progress=progress, snapshot_every=snapshot_every, on_publish=on_publish,
+                      analyzed=analyzed)
             embedded = job.run(old)
         finally:
             if old is not None:
@@ -184,18 +186,31 @@ def _plan(new: dict[str, str], old: dict[str, str]) -> dict[str, list[str]]:
 
 
 def _chunks(documents: list[Document], old: IndexStore | None, embedder: Embedder,
-            config: ChunkConfig) -> list[Chunk]:
-    """All chunks in document order: an unchanged document keeps its old chunks."""
+            config: ChunkConfig, lexical: LexicalConfig) -> tuple[list[Chunk], list]:
+    """All chunks in document order (an unchanged document keeps its old chunks), and the BM25
+    analysis of each new chunk (None for the old ones), both made on every core."""
     old_chunks: dict[str, list[Chunk]] = {}
     old_hashes = old.manifest.documents if old is not None else {}
     if old is not None:
         for _, chunk in old.chunks():
             old_chunks.setdefault(chunk.doc_id, []).append(chunk)
+    fresh = [d for d in documents if not (old_hashes.get(d.id) == d.hash and d.id in old_chunks)]
+    state = (config, embedder.max_tokens, embedder.count_tokens, lexical)
+    made = dict(zip((d.id for d in fresh), map_ordered(_chunk_one, fresh, state=state)))
     chunks: list[Chunk] = []
+    analyzed: list = []
     for doc in documents:
-        if old_hashes.get(doc.id) == doc.hash and doc.id in old_chunks:
-            chunks.extend(old_chunks[doc.id])
+        if doc.id in made:
+            chunks += made[doc.id][0]
+            analyzed += made[doc.id][1]
         else:
-            chunks.extend(chunk_document(doc, config=config, model_limit=embedder.max_tokens,
-                                         model_counter=embedder.count_tokens))
-    return chunks
+            chunks += old_chunks[doc.id]
+            analyzed += [None] * len(old_chunks[doc.id])
+    return chunks, analyzed
+
+
+def _chunk_one(state, doc: Document) -> tuple[list[Chunk], list[tuple[str, str]]]:
+    config, limit, counter, lexical = state
+    chunks = chunk_document(doc, config=config, model_limit=limit, model_counter=counter)
+    return chunks, [analyze(lexical_text(c.text, doc.title, lexical), stem=lexical.stem)
+                    for c in chunks]

@@ -121,9 +121,14 @@ def chunk_document(
     cheap = _fits(config, count, None, None)
     chunks: list[Chunk] = []
     for span_start, span_end in doc.spans:
-        units = [u for s in sentences(doc.text, span_start, span_end)
-                 for u in _split_long(doc.text, s, fits)]
-        for a, b in _pack_checked(doc.text, units, cheap, fits, config.overlap):
+        units: list[tuple[int, int]] = []
+        sizes: list[int] = []
+        for s in sentences(doc.text, span_start, span_end):
+            n = count(doc.text[s[0]:s[1]])
+            pieces = [s] if n <= config.max_tokens else list(_split_long(doc.text, s, cheap))
+            units += pieces
+            sizes += [n] if len(pieces) == 1 else [count(doc.text[a:b]) for a, b in pieces]
+        for a, b in _pack_checked(doc.text, units, sizes, config, count, fits):
             text = doc.text[a:b]
             chunks.append(Chunk(
                 id=f"{doc.id}:{len(chunks)}", doc_id=doc.id, text=text, start=a, end=b,
@@ -146,15 +151,17 @@ def _fits(config: ChunkConfig, count: Counter, limit: int | None,
     return fits
 
 
-def _pack_checked(text: str, units: list[tuple[int, int]], cheap, fits,
-                  overlap: int) -> Iterator[tuple[int, int]]:
-    """`_pack` by tiktoken alone, then each chunk checked once against the model's limit;
-    the rare chunk over it is packed again, sentence by sentence, with the model counting."""
-    for a, b in _pack(text, units, cheap, overlap):
+def _pack_checked(text: str, units: list[tuple[int, int]], sizes: list[int],
+                  config: ChunkConfig, count: Counter, fits) -> Iterator[tuple[int, int]]:
+    """`_pack_counted` by tiktoken alone, then each chunk checked once against the model's
+    limit; the rare chunk over it is packed again with the model counting, its sentences
+    cut where one alone is over."""
+    for a, b in _pack_counted(text, units, sizes, count, config.max_tokens, config.overlap):
         if fits(text[a:b]):
             yield a, b
-        else:
-            yield from _pack(text, [u for u in units if a <= u[0] and u[1] <= b], fits, overlap)
+            continue
+        inner = [p for u in units if a <= u[0] and u[1] <= b for p in _split_long(text, u, fits)]
+        yield from _pack(text, inner, fits, config.overlap)
 
 
 def _split_long(text: str, span: tuple[int, int], fits) -> Iterator[tuple[int, int]]:
@@ -196,6 +203,27 @@ def _pack(text: str, units: list[tuple[int, int]], fits, overlap: int) -> Iterat
     while i < len(units):
         j = i + 1
         while j < len(units) and fits(text[units[i][0]:units[j][1]]):
+            j += 1
+        yield units[i][0], units[j - 1][1]
+        if j >= len(units):
+            return
+        i = max(j - overlap, i + 1)
+
+
+def _pack_counted(text: str, units: list[tuple[int, int]], sizes: list[int], count: Counter,
+                  limit: int, overlap: int) -> Iterator[tuple[int, int]]:
+    """What `_pack` gives with a tiktoken limit, with two counts a chunk instead of one per
+    sentence added: the sum of the sentences' counts (`sizes`) guesses the end, then exact counts of
+    the chunk move it back while it is over and on while the next sentence still fits."""
+    span = lambda i, j: count(text[units[i][0]:units[j - 1][1]])  # noqa: E731
+    i = 0
+    while i < len(units):
+        j, total = i + 1, sizes[i]
+        while j < len(units) and total + sizes[j] <= limit:
+            total, j = total + sizes[j], j + 1
+        while j - i > 1 and span(i, j) > limit:
+            j -= 1
+        while j < len(units) and span(i, j + 1) <= limit:
             j += 1
         yield units[i][0], units[j - 1][1]
         if j >= len(units):

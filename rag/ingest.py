@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .errors import InputError, NoDocumentsError
 from .furniture import content_spans, find_title
+from .parallel import map_ordered
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".jsonl")
 _DATE_LINE = re.compile(r"\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*")
@@ -94,12 +95,14 @@ def read_documents(paths: list[str | Path], *,
     readable is found.
     """
     files = list_files(paths) if files is None else files
+    known = {path: reuse(path) if reuse is not None else None for path in files}
+    unread = [path for path in files if known[path] is None]
+    known.update(zip(unread, map_ordered(_read_one, unread)))  # on every core when many
     documents: list[Document] = []
     seen: dict[str, str] = {}
     used_ids: set[str] = set()
     for path in files:
-        known = reuse(path) if reuse is not None else None
-        for doc in _read_file(path) if known is None else known:
+        for doc in known[path]:
             if doc.hash in seen:
                 _skip(path, f"same text as document {seen[doc.hash]!r}, indexed once")
                 continue
@@ -152,6 +155,10 @@ def _unique_id(doc: Document, used: set[str]) -> Document:
     if new_id == doc.id:
         return doc
     return Document(**{**doc.__dict__, "id": new_id})
+
+
+def _read_one(_, path: Path) -> list[Document]:
+    return _read_file(path)
 
 
 def _read_file(path: Path) -> list[Document]:

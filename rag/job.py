@@ -43,11 +43,13 @@ class Job:
                  chunks: list[Chunk], files: dict[str, tuple[int, int]], config: StoreConfig,
                  embedder: Embedder, *, progress: bool = False,
                  snapshot_every: float | None = 30.0,
-                 on_publish: Callable[[Manifest], None] | None = None):
+                 on_publish: Callable[[Manifest], None] | None = None,
+                 analyzed: list | None = None):
         self.index_dir, self.manifest, self.config = index_dir, manifest, config
         self.documents, self.chunks, self.files = documents, chunks, files
         self.embedder, self.progress = embedder, progress
         self.snapshot_every, self.on_publish = snapshot_every, on_publish
+        self.analyzed = analyzed  # BM25 analysis of the new chunks, from the chunking workers
         self._base: Path | None = None  # a published version whose meta and BM25 are ours
         self._snapshot_cost = 0.0
 
@@ -120,7 +122,8 @@ class Job:
             else:
                 writer.write_meta(self.documents, self.chunks, self.files)
                 writer.write_lexical(self.documents, self.chunks,
-                                     LexicalConfig(**self.manifest.lexical))
+                                     LexicalConfig(**self.manifest.lexical), self.analyzed)
+                self.analyzed = None  # only needed once
             out = writer.vectors(*work.shape)
             for i in range(0, len(work), 65_536):
                 out[i:i + 65_536] = work[i:i + 65_536]

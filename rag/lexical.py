@@ -33,6 +33,7 @@ from typing import Literal
 
 import numpy as np
 
+from .parallel import map_ordered
 from .scoring import prefixes as word_prefixes
 
 TOKENIZER_VERSION = 1  # bump when `tokenize` changes: indexes record it and are rebuilt
@@ -119,8 +120,8 @@ def tokenize(text: str, *, stem: bool = True) -> list[str]:
     ['erdogan', '$95.3', '95.3', 'billion', '2%', '2', 'rise']
     """
     out: list[str] = []
-    for m in _TOKEN.finditer(unicodedata.normalize("NFKC", text).translate(_DASHES)):
-        out.extend(_match_terms(m.group("sym"), m.group("body"), m.group("pct"), stem))
+    for sym, body, pct in _TOKEN.findall(unicodedata.normalize("NFKC", text).translate(_DASHES)):
+        out.extend(_match_terms(sym or None, body, pct or None, stem))
     return out
 
 
@@ -179,14 +180,28 @@ class LexicalIndex:
         return self._prefixes
 
     @classmethod
-    def build(cls, texts: list[str], config: LexicalConfig = LexicalConfig()) -> LexicalIndex:
-        """Index one text per row (row i of the result is `texts[i]`)."""
+    def build(cls, texts: list[str], config: LexicalConfig = LexicalConfig(), *,
+              analyzed: list[tuple[str, str] | None] | None = None) -> LexicalIndex:
+        """Index one text per row (row i of the result is `texts[i]`).
+
+        `analyzed[i]`, when given, is `analyze(texts[i], stem=config.stem)` worked out
+        already (by the chunking workers); the others are analyzed here, on every core.
+        """
         import bm25s
 
+        analyzed = list(analyzed) if analyzed is not None else [None] * len(texts)
+        todo = [i for i, a in enumerate(analyzed) if a is None]
+        for i, a in zip(todo, map_ordered(_analyze_one, [texts[i] for i in todo],
+                                          state=config.stem)):
+            analyzed[i] = a
         vocab: dict[str, int] = {}
-        ids = [[vocab.setdefault(t, len(vocab)) for t in tokenize(text, stem=config.stem)]
-               for text in texts]
-        prefixes = corpus_prefixes(texts)
+        ids: list[list[int]] = []
+        found: set[str] = set()
+        for tokens, words in analyzed:
+            ids.append([vocab.setdefault(t, len(vocab)) for t in tokens.split("\0") if t])
+            found.update(words.split("\0"))
+        found.discard("")
+        prefixes = frozenset(found)
         bm25 = bm25s.BM25(k1=config.k1, b=config.b, method=config.method, backend="numpy")
         if texts:
             bm25.index((ids, vocab), create_empty_token=True, show_progress=False)
@@ -255,9 +270,23 @@ def corpus_prefixes(texts) -> frozenset[str]:
     ['16s', 'f', 'fjord', 'nato', 'norwe', 's']
     """
     out: set[str] = set()
-    for text in texts:
-        out.update(word_prefixes(text))
+    for found in map_ordered(_prefixes_one, texts):
+        out.update(p for p in found.split("\0") if p)
     return frozenset(out)
+
+
+def analyze(text: str, *, stem: bool = True) -> tuple[str, str]:
+    """A text's BM25 terms and word prefixes, each joined by NUL into one string (one string
+    crosses between processes far faster than a list of them); see `LexicalIndex.build`."""
+    return "\0".join(tokenize(text, stem=stem)), "\0".join(word_prefixes(text))
+
+
+def _analyze_one(stem: bool, text: str) -> tuple[str, str]:
+    return analyze(text, stem=stem)
+
+
+def _prefixes_one(_, text: str) -> str:
+    return "\0".join(word_prefixes(text))
 
 
 def read_prefixes(folder: str | Path) -> frozenset[str] | None:

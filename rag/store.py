@@ -161,8 +161,9 @@ class IndexWriter:
         _write_meta(self.dir / "meta.sqlite", documents, chunks, files or {})
 
     def write_lexical(self, documents: list[Document], chunks: list[Chunk],
-                      config: LexicalConfig) -> None:
-        _write_lexical(self.dir / "bm25", documents, chunks, config)
+                      config: LexicalConfig, analyzed=None) -> None:
+        """The BM25 index; `analyzed` as `rag.lexical.LexicalIndex.build` takes it."""
+        _write_lexical(self.dir / "bm25", documents, chunks, config, analyzed)
 
     def reuse(self, version: Path, names: tuple[str, ...] = ("meta.sqlite", "bm25")) -> None:
         """Share unchanged files of another version by hard link (a copy where links fail)."""
@@ -220,10 +221,10 @@ def write_index(path: str | Path, *, manifest: Manifest, documents: list[Documen
 
 
 def _write_lexical(folder: Path, documents: list[Document], chunks: list[Chunk],
-                   config: LexicalConfig) -> None:
+                   config: LexicalConfig, analyzed=None) -> None:
     titles = {d.id: d.title for d in documents}
     texts = [lexical_text(c.text, titles.get(c.doc_id), config) for c in chunks]
-    LexicalIndex.build(texts, config).save(folder)
+    LexicalIndex.build(texts, config, analyzed=analyzed).save(folder)
 
 
 def _write_meta(file: Path, documents: list[Document], chunks: list[Chunk],

@@ -1,0 +1,69 @@
+"""Spread pure CPU-bound work (reading, chunking, BM25 tokenizing) over the machine's cores.
+
+`map_ordered(fn, items, state=...)` returns `[fn(state, item) for item in items]`, computed by
+a pool of forked worker processes when there are at least `min_items` items, more than one
+core and `RAG_WORKERS` is not 1; otherwise in this process. Workers are forked, so `state`
+(settings, a token counter) is inherited rather than pickled; only items and results cross.
+Warnings a worker raises are sent back and raised again here, in order.
+
+Does not: run the embedding model (it has its own threads), or share anything mutable.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+MIN_ITEMS = 400  # below this the pool costs more than it saves
+_state: Any = None
+_fn: Callable | None = None
+
+
+def workers() -> int:
+    """`RAG_WORKERS` if set, else the number of cores this process may use."""
+    if os.environ.get("RAG_WORKERS", "").strip().isdigit():
+        return max(1, int(os.environ["RAG_WORKERS"]))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def map_ordered(fn: Callable[[Any, Any], Any], items: Iterable, *, state: Any = None,
+                min_items: int = MIN_ITEMS) -> list:
+    """`[fn(state, item) for item in items]`, in worker processes when it pays."""
+    items = items if isinstance(items, Sequence) else list(items)
+    n = workers()
+    if n < 2 or len(items) < min_items or "fork" not in multiprocessing.get_all_start_methods():
+        return [fn(state, item) for item in items]
+    global _state, _fn
+    _state, _fn = state, fn
+    try:
+        context = multiprocessing.get_context("fork")
+        size = max(1, len(items) // (n * 8))
+        with ProcessPoolExecutor(max_workers=n, mp_context=context,
+                                 initializer=_quiet_tokenizers) as pool:
+            results = list(pool.map(_call, items, chunksize=size))
+    finally:
+        _state, _fn = None, None
+    out = []
+    for value, caught in results:
+        for message, category in caught:
+            warnings.warn(category(message), stacklevel=2)
+        out.append(value)
+    return out
+
+
+def _quiet_tokenizers() -> None:
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one process per core already
+
+
+def _call(item):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = _fn(_state, item)
+    return value, [(str(w.message), w.category) for w in caught]
