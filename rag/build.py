@@ -31,9 +31,9 @@ from .chunk import Chunk, ChunkConfig, chunk_document
 from .embed import DEFAULT_MODEL, Embedder, get_embedder
 from .errors import IndexMismatchError, IndexNotFoundError
 from .ingest import Document, list_files, read_documents
+from .job import Job
 from .lexical import LexicalConfig, analyze, lexical_text
 from .parallel import map_ordered
-from .job import Job
 from .store import (
     FORMAT_VERSION,
     IndexStore,
@@ -101,13 +101,13 @@ def build_index(
             stats = _stats(files) | (old.files() if add and old else {})
             sources = sorted({str(Path(p)) for p in paths}
                              | (set(old.manifest.sources) if add and old else set()))
-            if old and not add and old.files() == stats and old.manifest.pending == 0 \
-                    and _same_settings(old.manifest, store_config, lexical_config, sources):
+            settled = old is not None and old.manifest.pending == 0 and _same_settings(
+                old.manifest, store_config, lexical_config, sources)
+            if settled and not add and old.files() == stats:  # not a file touched: read none
                 return _report(index_dir, old.manifest, None, 0, _plan({}, {}), False, started)
             documents = _read(paths, files, old, stats, add)
             plan = _plan({d.id: d.hash for d in documents}, old.manifest.documents if old else {})
-            if old and not any(plan.values()) and old.manifest.pending == 0 \
-                    and _same_settings(old.manifest, store_config, lexical_config, sources):
+            if settled and not any(plan.values()):
                 return _report(index_dir, old.manifest, None, 0, plan, False, started)
             chunks, analyzed = _chunks(documents, old, embedder, chunk_config, lexical_config)
             manifest = Manifest(

@@ -215,7 +215,10 @@ def _pack_counted(text: str, units: list[tuple[int, int]], sizes: list[int], cou
     """What `_pack` gives with a tiktoken limit, with two counts a chunk instead of one per
     sentence added: the sum of the sentences' counts (`sizes`) guesses the end, then exact counts of
     the chunk move it back while it is over and on while the next sentence still fits."""
-    span = lambda i, j: count(text[units[i][0]:units[j - 1][1]])  # noqa: E731
+
+    def span(i: int, j: int) -> int:
+        return count(text[units[i][0]:units[j - 1][1]])
+
     i = 0
     while i < len(units):
         j, total = i + 1, sizes[i]

@@ -197,7 +197,7 @@ def open_retriever(args):
     config = SearchConfig(mode=getattr(args, "mode", None) or SearchConfig.mode,
                           reranker=getattr(args, "rerank", None))
     try:
-        return Retriever.load(index_dir, config=config)
+        return _note_pending(Retriever.load(index_dir, config=config))
     except IndexNotFoundError:
         if args.index is not None and Path(args.index) != default_index_dir():
             raise
@@ -205,6 +205,14 @@ def open_retriever(args):
     report = build_index([default_corpus()], index_dir=index_dir, progress=True)
     _say(f"indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f}s")
     return Retriever.load(index_dir, config=config)
+
+
+def _note_pending(retriever):
+    m = retriever.store.manifest
+    if m.pending:
+        _say(f"note: {m.pending:,} of {m.chunks:,} chunks are still being embedded; until then "
+             "they are found by their words only")
+    return retriever
 
 
 def cmd_search(args) -> int:

@@ -25,7 +25,6 @@ Does not: embed, chunk or decide what changed (that is `rag.build`), or fuse ran
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 from dataclasses import asdict, dataclass, field, replace
@@ -34,12 +33,12 @@ from typing import Literal
 
 import numpy as np
 
-from . import ann, swap
+from . import ann, layout, swap
 from .chunk import Chunk
 from .errors import IndexMismatchError, IndexNotFoundError, InputError
 from .ingest import Document
 from .lexical import FILES as LEXICAL_FILES
-from .lexical import TOKENIZER_VERSION, LexicalConfig, LexicalIndex, lexical_text
+from .lexical import TOKENIZER_VERSION, LexicalConfig, LexicalIndex
 
 FORMAT = "verbatim-index"
 # 2 added the BM25 index (bm25/) and the manifest's `lexical` settings; 3 added pending
@@ -158,21 +157,21 @@ class IndexWriter:
 
     def write_meta(self, documents: list[Document], chunks: list[Chunk],
                    files: dict[str, tuple[int, int]] | None = None) -> None:
-        _write_meta(self.dir / "meta.sqlite", documents, chunks, files or {})
+        layout.write_meta(self.dir / "meta.sqlite", documents, chunks, files or {})
 
     def write_lexical(self, documents: list[Document], chunks: list[Chunk],
                       config: LexicalConfig, analyzed=None) -> None:
         """The BM25 index; `analyzed` as `rag.lexical.LexicalIndex.build` takes it."""
-        _write_lexical(self.dir / "bm25", documents, chunks, config, analyzed)
+        layout.write_lexical(self.dir / "bm25", documents, chunks, config, analyzed)
 
     def reuse(self, version: Path, names: tuple[str, ...] = ("meta.sqlite", "bm25")) -> None:
         """Share unchanged files of another version by hard link (a copy where links fail)."""
         for name in names:
             source, target = version / name, self.dir / name
             if source.is_dir():
-                shutil.copytree(source, target, copy_function=_link_or_copy)
+                shutil.copytree(source, target, copy_function=layout.link_or_copy)
             else:
-                _link_or_copy(source, target)
+                layout.link_or_copy(source, target)
 
     def publish(self, manifest: Manifest, config: StoreConfig) -> Manifest:
         """Build the FAISS index, write the manifest and swap this version in."""
@@ -196,13 +195,6 @@ class IndexWriter:
         self._lock.__exit__(None, None, None)
 
 
-def _link_or_copy(source, target) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
-
-
 def write_index(path: str | Path, *, manifest: Manifest, documents: list[Document],
                 chunks: list[Chunk], vectors: np.ndarray, config: StoreConfig,
                 files: dict[str, tuple[int, int]] | None = None) -> Manifest:
@@ -218,44 +210,6 @@ def write_index(path: str | Path, *, manifest: Manifest, documents: list[Documen
         out[:] = vectors
         writer.write_lexical(documents, chunks, LexicalConfig(**manifest.lexical))
         return writer.publish(manifest, config)
-
-
-def _write_lexical(folder: Path, documents: list[Document], chunks: list[Chunk],
-                   config: LexicalConfig, analyzed=None) -> None:
-    titles = {d.id: d.title for d in documents}
-    texts = [lexical_text(c.text, titles.get(c.doc_id), config) for c in chunks]
-    LexicalIndex.build(texts, config, analyzed=analyzed).save(folder)
-
-
-def _write_meta(file: Path, documents: list[Document], chunks: list[Chunk],
-                files: dict[str, tuple[int, int]]) -> None:
-    con = sqlite3.connect(file)
-    with con:
-        con.executescript(_SCHEMA)
-        con.executemany(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?)",
-            [(d.id, d.title, d.date, d.source, d.url, d.hash, d.text, json.dumps(d.spans))
-             for d in documents],
-        )
-        con.executemany(
-            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)",
-            [(row, c.id, c.doc_id, c.start, c.end, c.text, c.hash, c.n_tokens)
-             for row, c in enumerate(chunks)],
-        )
-        con.executemany("INSERT INTO files VALUES (?,?,?)",
-                        [(p, size, mtime) for p, (size, mtime) in sorted(files.items())])
-    con.close()
-
-
-_SCHEMA = """
-CREATE TABLE documents (id TEXT PRIMARY KEY, title TEXT, date TEXT, source TEXT, url TEXT,
-                        hash TEXT, text TEXT, spans TEXT);
-CREATE TABLE chunks (row INTEGER PRIMARY KEY, id TEXT, doc_id TEXT, start INTEGER, end INTEGER,
-                     text TEXT, hash TEXT, n_tokens INTEGER);
-CREATE INDEX chunks_doc ON chunks(doc_id);
-CREATE INDEX documents_source ON documents(source);
-CREATE TABLE files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER);
-"""
 
 
 def _write_faiss(file: Path, index) -> None:

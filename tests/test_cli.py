@@ -252,3 +252,29 @@ def test_help_lists_the_commands(capsys):
     out = capsys.readouterr().out
     for command in ("index", "search", "info"):
         assert command in out
+
+
+def test_index_says_when_it_is_searchable_and_search_notes_what_is_not_embedded(
+        tmp_path, capsys, fake_model, monkeypatch):
+    from test_job import _article
+
+    from rag.job import EARLY_SNAPSHOT_CHUNKS
+
+    corpus = write_corpus(tmp_path / "big", {f"r{i:04d}.txt": _article(i)
+                                             for i in range(EARLY_SNAPSHOT_CHUNKS + 10)})
+    real_embed = type(fake_model)._embed
+
+    def interrupted(self, texts):  # Ctrl-C once the BM25 snapshot is out
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(type(fake_model), "_embed", interrupted)
+    code, _, err = run(capsys, "index", corpus, "--index", tmp_path / "index")
+    assert code == 130
+    assert "searchable now: 266 chunks by BM25, 0 of them by meaning" in err
+    assert "run the same `rag index` again" in err
+    code, out, err = run(capsys, "search", "tag265 survey", "--index", tmp_path / "index")
+    assert code == 0 and "r0265" in out
+    assert "266 of 266 chunks are still being embedded" in err
+    monkeypatch.setattr(type(fake_model), "_embed", real_embed)
+    code, out, err = run(capsys, "index", corpus, "--index", tmp_path / "index")
+    assert code == 0 and "266 chunks (266 embedded, 0 reused)" in out
