@@ -272,9 +272,9 @@ def test_index_says_when_it_is_searchable_and_search_notes_what_is_not_embedded(
     assert code == 130
     assert "searchable now: 266 chunks by BM25, 0 of them by meaning" in err
     assert "run the same `rag index` again" in err
+    monkeypatch.setattr(type(fake_model), "_embed", real_embed)
     code, out, err = run(capsys, "search", "tag265 survey", "--index", tmp_path / "index")
     assert code == 0 and "r0265" in out
     assert "266 of 266 chunks are still being embedded" in err
-    monkeypatch.setattr(type(fake_model), "_embed", real_embed)
     code, out, err = run(capsys, "index", corpus, "--index", tmp_path / "index")
     assert code == 0 and "266 chunks (266 embedded, 0 reused)" in out
