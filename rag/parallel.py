@@ -2,7 +2,8 @@
 
 `map_ordered(fn, items, state=...)` returns `[fn(state, item) for item in items]`, computed by
 a pool of forked worker processes when there are at least `min_items` items, more than one
-core and `RAG_WORKERS` is not 1; otherwise in this process. Workers are forked, so `state`
+core, `RAG_WORKERS` is not 1 and this process runs a single thread (`rag index`, not a chat
+server); otherwise in this process. Workers are forked, so `state`
 (settings, a token counter) is inherited rather than pickled; only items and results cross.
 Warnings a worker raises are sent back and raised again here, in order.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -38,7 +40,7 @@ def map_ordered(fn: Callable[[Any, Any], Any], items: Iterable, *, state: Any = 
     """`[fn(state, item) for item in items]`, in worker processes when it pays."""
     items = items if isinstance(items, Sequence) else list(items)
     n = workers()
-    if n < 2 or len(items) < min_items or "fork" not in multiprocessing.get_all_start_methods():
+    if n < 2 or len(items) < min_items or not _safe_to_fork():
         return [fn(state, item) for item in items]
     global _state, _fn
     _state, _fn = state, fn
@@ -56,6 +58,12 @@ def map_ordered(fn: Callable[[Any, Any], Any], items: Iterable, *, state: Any = 
             warnings.warn(category(message), stacklevel=2)
         out.append(value)
     return out
+
+
+def _safe_to_fork() -> bool:
+    """Fork only a single-threaded process (a chat server's threads could hold locks the
+    copy would wait on forever)."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
 def _quiet_tokenizers() -> None:
