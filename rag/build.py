@@ -98,7 +98,7 @@ def build_index(
         old = _open_compatible(index_dir, embedder, chunk_config)
         try:
             files = list_files(list(paths))
-            stats = _stats(files) | (old.files() if add and old else {})
+            stats = (old.files() if add and old else {}) | _stats(files)  # new sizes win
             sources = sorted({str(Path(p)) for p in paths}
                              | (set(old.manifest.sources) if add and old else set()))
             settled = old is not None and old.manifest.pending == 0 and _same_settings(
