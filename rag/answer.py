@@ -152,7 +152,7 @@ class Answerer:
         """
         if self._vocabulary is None:
             store = self.retriever.store
-            saved = store.lexical.prefixes
+            saved = store.word_prefixes()
             self._vocabulary = saved if saved is not None else lexical.corpus_prefixes(
                 c.text for _, c in store.chunks())
         return self._vocabulary

@@ -38,7 +38,7 @@ from .chunk import Chunk
 from .errors import IndexMismatchError, IndexNotFoundError, InputError
 from .ingest import Document
 from .lexical import FILES as LEXICAL_FILES
-from .lexical import TOKENIZER_VERSION, LexicalConfig, LexicalIndex
+from .lexical import TOKENIZER_VERSION, LexicalConfig, LexicalIndex, read_prefixes
 
 FORMAT = "verbatim-index"
 # 2 added the BM25 index (bm25/) and the manifest's `lexical` settings; 3 added pending
@@ -268,6 +268,13 @@ class IndexStore:
                     f"index at {self.path} is damaged (bm25/ unreadable: {e}); "
                     + REBUILD_HINT.format(path=self.path)) from e
         return self._lexical
+
+    def word_prefixes(self) -> frozenset[str] | None:
+        """The corpus's word prefixes saved beside the BM25 index (without loading BM25 itself
+        when it is not loaded yet); None for an index saved before they were kept."""
+        if self._lexical is not None:
+            return self._lexical.prefixes
+        return read_prefixes(self.root / "bm25")
 
     def doc_of(self, row: int) -> str:
         """The document id of chunk `row` (all rows are read once, then kept)."""
