@@ -23,11 +23,11 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from . import swap
-from .chunk import Chunk, ChunkConfig, chunk_document
+from .chunk import Chunk, ChunkConfig, chunk_document, fits_model
 from .embed import DEFAULT_MODEL, Embedder, get_embedder
 from .errors import IndexMismatchError, IndexNotFoundError
 from .ingest import Document, list_files, read_documents
@@ -109,7 +109,7 @@ def build_index(
             plan = _plan({d.id: d.hash for d in documents}, old.manifest.documents if old else {})
             if settled and not any(plan.values()):
                 return _report(index_dir, old.manifest, None, 0, plan, False, started)
-            chunks, analyzed = _chunks(documents, old, embedder, chunk_config, lexical_config)
+            chunks, analyzed, fresh = _chunks(documents, old, chunk_config, lexical_config)
             manifest = Manifest(
                 model=embedder.name, dimension=embedder.dimension, chunker=asdict(chunk_config),
                 store=asdict(store_config), documents={d.id: d.hash for d in documents},
@@ -117,8 +117,10 @@ def build_index(
                 package_version=_package_version())
             job = Job(index_dir, manifest, documents, chunks, stats, store_config, embedder,
                       progress=progress, snapshot_every=snapshot_every, on_publish=on_publish,
-                      analyzed=analyzed)
+                      analyzed=analyzed, check=lambda chunks, analyses: _within_model(
+                          fresh, chunks, analyses, embedder, chunk_config))
             embedded = job.run(old)
+            manifest = replace(manifest, chunks=len(job.chunks))  # a few may have been re-cut
         finally:
             if old is not None:
                 old.close()
@@ -185,18 +187,20 @@ def _plan(new: dict[str, str], old: dict[str, str]) -> dict[str, list[str]]:
     }
 
 
-def _chunks(documents: list[Document], old: IndexStore | None, embedder: Embedder,
-            config: ChunkConfig, lexical: LexicalConfig) -> tuple[list[Chunk], list]:
-    """All chunks in document order (an unchanged document keeps its old chunks), and the BM25
-    analysis of each new chunk (None for the old ones), both made on every core."""
+def _chunks(documents: list[Document], old: IndexStore | None, config: ChunkConfig,
+            lexical: LexicalConfig) -> tuple[list[Chunk], list, list[Document]]:
+    """All chunks in document order (an unchanged document keeps its old chunks), the BM25
+    analysis of each new chunk (None for the old ones), both made on every core, and the
+    documents chunked now. New chunks are packed by tiktoken only: `_within_model` checks the
+    model's own limit after the first snapshot is out (a quarter of the chunking time)."""
     old_chunks: dict[str, list[Chunk]] = {}
     old_hashes = old.manifest.documents if old is not None else {}
     if old is not None:
         for _, chunk in old.chunks():
             old_chunks.setdefault(chunk.doc_id, []).append(chunk)
     fresh = [d for d in documents if not (old_hashes.get(d.id) == d.hash and d.id in old_chunks)]
-    state = (config, embedder.max_tokens, embedder.count_tokens, lexical)
-    made = dict(zip((d.id for d in fresh), map_ordered(_chunk_one, fresh, state=state)))
+    made = dict(zip((d.id for d in fresh), map_ordered(_chunk_one, fresh,
+                                                       state=(config, lexical))))
     chunks: list[Chunk] = []
     analyzed: list = []
     for doc in documents:
@@ -206,11 +210,45 @@ def _chunks(documents: list[Document], old: IndexStore | None, embedder: Embedde
         else:
             chunks += old_chunks[doc.id]
             analyzed += [None] * len(old_chunks[doc.id])
-    return chunks, analyzed
+    return chunks, analyzed, fresh
 
 
 def _chunk_one(state, doc: Document) -> tuple[list[Chunk], list[tuple[str, str]]]:
-    config, limit, counter, lexical = state
-    chunks = chunk_document(doc, config=config, model_limit=limit, model_counter=counter)
+    config, lexical = state
+    chunks = chunk_document(doc, config=config)
     return chunks, [analyze(lexical_text(c.text, doc.title, lexical), stem=lexical.stem)
                     for c in chunks]
+
+
+def _within_model(fresh: list[Document], chunks: list[Chunk], analyzed: list,
+                  embedder: Embedder, config: ChunkConfig) -> tuple[list[Chunk], list] | None:
+    """None when every new chunk fits the model's input limit (the model would otherwise cut
+    it silently); else the chunks and analyses with each document that had a chunk over it
+    chunked again, the model counting its word pieces."""
+    by_doc: dict[str, list[Chunk]] = {}
+    for chunk in chunks:
+        by_doc.setdefault(chunk.doc_id, []).append(chunk)
+    state = (config, embedder.max_tokens, embedder.count_tokens)
+    redo = map_ordered(_recheck_one, [(d, by_doc[d.id]) for d in fresh], state=state)
+    redone = {d.id: r for d, r in zip(fresh, redo) if r is not None}
+    if not redone:
+        return None
+    out: list[Chunk] = []
+    out_analyzed: list = []
+    for chunk, a in zip(chunks, analyzed):
+        if chunk.doc_id not in redone:
+            out.append(chunk)
+            out_analyzed.append(a)
+        elif not out or out[-1].doc_id != chunk.doc_id:  # first chunk of a redone document
+            out += redone[chunk.doc_id]
+            out_analyzed += [None] * len(redone[chunk.doc_id])  # analysed by the BM25 build
+    return out, out_analyzed
+
+
+def _recheck_one(state, item: tuple[Document, list[Chunk]]) -> list[Chunk] | None:
+    config, limit, counter = state
+    doc, chunks = item
+    specials = (counter("") or 0) if counter is not None and limit is not None else 0
+    if all(fits_model(c.text, limit=limit, counter=counter, specials=specials) for c in chunks):
+        return None
+    return chunk_document(doc, config=config, model_limit=limit, model_counter=counter)

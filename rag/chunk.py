@@ -137,17 +137,29 @@ def chunk_document(
     return chunks
 
 
+def fits_model(text: str, *, limit: int | None, counter: Counter | None,
+               specials: int | None = None) -> bool:
+    """True when the embedding model reads all of `text` (or its limit is unknown).
+
+    `specials` is `counter("")`, the tokens the model adds to any text (counted if not given).
+    """
+    if limit is None or counter is None:
+        return True
+    specials = (counter("") or 0) if specials is None else specials
+    # every model token covers at least one byte of text: short texts need no count
+    if len(text.encode("utf-8")) + specials <= limit:
+        return True
+    n = counter(text)
+    return n is None or n <= limit
+
+
 def _fits(config: ChunkConfig, count: Counter, limit: int | None,
           model_counter: Counter | None) -> Callable[[str], bool]:
-    specials = model_counter("") if model_counter is not None else 0
+    specials = (model_counter("") or 0) if model_counter is not None else 0
 
     def fits(text: str) -> bool:
-        if count(text) > config.max_tokens:
-            return False
-        if model_counter is None or limit is None:
-            return True
-        # every model token covers at least one byte of text: short texts need no count
-        return len(text.encode("utf-8")) + specials <= limit or model_counter(text) <= limit
+        return count(text) <= config.max_tokens and fits_model(
+            text, limit=limit, counter=model_counter, specials=specials)
     return fits
 
 

@@ -6,6 +6,8 @@ A `Job` gets everything `rag.build` decided (documents, chunks, manifest) and:
    pending rows are zeros and do not count) and from the embedding cache of an
    interrupted run (`rag.embcache`);
 3. publishes a first snapshot before embedding many chunks, so BM25 answers within seconds;
+   then runs `check` (`rag.build`: is every new chunk within the model's input limit?) and,
+   if some documents had to be chunked again, starts over from 2 with their new chunks;
 4. embeds the rest in steps of `WINDOW` chunks (the embedder sorts each step by length, so
    a batch pads little: 3% more tokens than the texts hold), commits each step to the cache, and publishes a snapshot (metadata
    and BM25 shared by hard link) whenever `snapshot_every` seconds have passed, and at
@@ -44,12 +46,13 @@ class Job:
                  embedder: Embedder, *, progress: bool = False,
                  snapshot_every: float | None = 30.0,
                  on_publish: Callable[[Manifest], None] | None = None,
-                 analyzed: list | None = None):
+                 analyzed: list | None = None, check: Callable | None = None):
         self.index_dir, self.manifest, self.config = index_dir, manifest, config
         self.documents, self.chunks, self.files = documents, chunks, files
         self.embedder, self.progress = embedder, progress
         self.snapshot_every, self.on_publish = snapshot_every, on_publish
         self.analyzed = analyzed  # BM25 analysis of the new chunks, from the chunking workers
+        self.check = check  # (chunks, analyzed) -> new (chunks, analyzed), or None if all fit
         self._base: Path | None = None  # a published version whose meta and BM25 are ours
         self._snapshot_cost = 0.0
 
@@ -66,6 +69,14 @@ class Job:
             todo = self._fill(work, old, cache)
             if len(todo) > EARLY_SNAPSHOT_CHUNKS:
                 self._publish(work)
+            fixed = self.check(self.chunks, self.analyzed) if self.check is not None else None
+            self.analyzed = None
+            if fixed is not None:  # some chunk was over the model's limit: chunked again
+                self.chunks, self.analyzed = fixed
+                self._base = None  # metadata and BM25 are written anew
+                work = open_memmap(work_file, mode="w+", dtype=np.float32,
+                                   shape=(len(self.chunks), self.embedder.dimension))
+                todo = self._fill(work, old, cache)
             self._embed(work, todo, cache)
             self._publish(work)
             cache.remove()
@@ -123,7 +134,6 @@ class Job:
                 writer.write_meta(self.documents, self.chunks, self.files)
                 writer.write_lexical(self.documents, self.chunks,
                                      LexicalConfig(**self.manifest.lexical), self.analyzed)
-                self.analyzed = None  # only needed once
             out = writer.vectors(*work.shape)
             for i in range(0, len(work), 65_536):
                 out[i:i + 65_536] = work[i:i + 65_536]

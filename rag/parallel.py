@@ -63,7 +63,9 @@ def map_ordered(fn: Callable[[Any, Any], Any], items: Iterable, *, state: Any = 
 def _safe_to_fork() -> bool:
     """Fork only a single-threaded process (a chat server's threads could hold locks the
     copy would wait on forever)."""
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    others = [t for t in threading.enumerate()
+              if t is not threading.main_thread() and t.name != "tqdm_monitor"]  # sleeps only
+    return "fork" in multiprocessing.get_all_start_methods() and not others
 
 
 def _quiet_tokenizers() -> None:

@@ -181,3 +181,23 @@ def test_adding_one_file_reads_only_that_file(tmp_path, corpus, fake_embedder, m
     monkeypatch.setattr(rag.ingest, "_read_file", lambda p: read.append(p.name) or real(p))
     report = build_index([corpus], index_dir=index, embedder=fake_embedder)
     assert read == ["orchid.txt"] and report.added == ("orchid",)
+
+
+class ShortModel(FakeEmbedder):
+    """A model that reads only 24 tokens: most 128-token chunks are over its limit."""
+
+    max_tokens = 24
+
+
+def test_chunks_over_the_models_limit_are_cut_again_after_the_first_snapshot(tmp_path, big_corpus):
+    index, snapshots = tmp_path / "index", []
+    model = ShortModel()
+    report = build_index([big_corpus], index_dir=index, embedder=model,
+                         on_publish=lambda m: snapshots.append(m.chunks))
+    store = open_index(index)
+    texts = [c.text for _, c in store.chunks()]
+    assert all(model.count_tokens(t) <= 24 for t in texts)
+    assert snapshots[0] < snapshots[-1] == report.chunks == len(texts)  # more, shorter chunks
+    assert report.embedded == len(set(texts)) and store.manifest.pending == 0
+    assert store.lexical.search("tag300", 1)[0][0] in {
+        row for row, c in store.chunks() if c.doc_id == "r0300"}
