@@ -9,7 +9,9 @@ rebuilt from scratch; changing only the BM25 or FAISS settings, or upgrading an 
 by an older format version, re-embeds nothing.
 
 Large collections: the chunks are written (metadata and BM25) and published before the
-model starts, so the collection is searchable by BM25 within seconds; embedding then goes on
+model starts, so the collection is searchable by BM25 within seconds (chunks are packed by
+tiktoken first; the model's own input limit is checked right after that snapshot, and a
+document with a chunk over it is chunked again before anything is embedded); embedding then goes on
 batch by batch, every batch is kept in `rag.embcache` the moment it is made (an interrupted
 run resumes there), and a snapshot with what is embedded so far is published every
 `snapshot_every` seconds. Vectors are collected in a memory-mapped work file, never twice
