@@ -74,6 +74,7 @@ class Job:
             if fixed is not None:  # some chunk was over the model's limit: chunked again
                 self.chunks, self.analyzed = fixed
                 self._base = None  # metadata and BM25 are written anew
+                work = None  # let go of the old mapping before the file is made again
                 work = open_memmap(work_file, mode="w+", dtype=np.float32,
                                    shape=(len(self.chunks), self.embedder.dimension))
                 todo = self._fill(work, old, cache)
