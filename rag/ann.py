@@ -20,11 +20,6 @@ def resolve_type(config, rows: int) -> str:
     return "flat" if rows <= config.auto_flat_max else "ivf"
 
 
-def build_faiss(vectors: np.ndarray, config):
-    """A FAISS inner-product index of the configured type holding `vectors`."""
-    return build(vectors, np.arange(len(vectors)), config)[0]
-
-
 def build(vectors: np.ndarray, rows: np.ndarray, config):
     """(index, description) over `vectors[rows]`; a partial set of rows gets an exact ID map."""
     import faiss

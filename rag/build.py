@@ -100,14 +100,15 @@ def build_index(
         old = _open_compatible(index_dir, embedder, chunk_config)
         try:
             files = list_files(list(paths))
-            stats = (old.files() if add and old else {}) | _stats(files)  # new sizes win
+            known = old.files() if old is not None else {}  # sizes and times of the last run
+            stats = (known if add else {}) | _stats(files)  # new sizes win
             sources = sorted({str(Path(p)) for p in paths}
                              | (set(old.manifest.sources) if add and old else set()))
             settled = old is not None and old.manifest.pending == 0 and _same_settings(
                 old.manifest, store_config, lexical_config, sources)
-            if settled and not add and old.files() == stats:  # not a file touched: read none
+            if settled and not add and known == stats:  # not a file touched: read none
                 return _report(index_dir, old.manifest, None, 0, _plan({}, {}), False, started)
-            documents = _read(paths, files, old, stats, add)
+            documents = _read(paths, files, old, known, stats, add)
             plan = _plan({d.id: d.hash for d in documents}, old.manifest.documents if old else {})
             if settled and not any(plan.values()):
                 return _report(index_dir, old.manifest, None, 0, plan, False, started)
@@ -149,9 +150,9 @@ def _stats(files: list[Path]) -> dict[str, tuple[int, int]]:
     return out
 
 
-def _read(paths, files: list[Path], old: IndexStore | None, stats, add: bool) -> list[Document]:
+def _read(paths, files: list[Path], old: IndexStore | None, known, stats,
+          add: bool) -> list[Document]:
     """The documents under `paths`; files unchanged since the last run come from the index."""
-    known = old.files() if old is not None else {}
     same = [f for f in map(str, files) if f in known and known[f] == stats.get(f)]
     kept = old.documents_from(same) if old is not None and same else {}
     documents = read_documents(list(paths), files=files, reuse=lambda f: kept.get(str(f)))

@@ -128,7 +128,10 @@ def chunk_document(
             pieces = [s] if n <= config.max_tokens else list(_split_long(doc.text, s, cheap))
             units += pieces
             sizes += [n] if len(pieces) == 1 else [count(doc.text[a:b]) for a, b in pieces]
-        for a, b in _pack_checked(doc.text, units, sizes, config, count, fits):
+        packed = _pack_counted(doc.text, units, sizes, count, config.max_tokens, config.overlap)
+        if model_counter is not None and model_limit is not None:
+            packed = _checked(doc.text, packed, units, config, fits)
+        for a, b in packed:
             text = doc.text[a:b]
             chunks.append(Chunk(
                 id=f"{doc.id}:{len(chunks)}", doc_id=doc.id, text=text, start=a, end=b,
@@ -163,12 +166,12 @@ def _fits(config: ChunkConfig, count: Counter, limit: int | None,
     return fits
 
 
-def _pack_checked(text: str, units: list[tuple[int, int]], sizes: list[int],
-                  config: ChunkConfig, count: Counter, fits) -> Iterator[tuple[int, int]]:
-    """`_pack_counted` by tiktoken alone, then each chunk checked once against the model's
-    limit; the rare chunk over it is packed again with the model counting, its sentences
-    cut where one alone is over."""
-    for a, b in _pack_counted(text, units, sizes, count, config.max_tokens, config.overlap):
+def _checked(text: str, packed: Iterator[tuple[int, int]], units: list[tuple[int, int]],
+             config: ChunkConfig, fits) -> Iterator[tuple[int, int]]:
+    """Chunks packed by tiktoken alone, each checked once against the model's limit; the rare
+    chunk over it is packed again with the model counting, its sentences cut where one alone
+    is over."""
+    for a, b in packed:
         if fits(text[a:b]):
             yield a, b
             continue

@@ -42,9 +42,6 @@ class EmbeddingCache:
                 self._con.execute("DELETE FROM meta")
                 self._con.execute("INSERT INTO meta VALUES (?, ?)", (model, dimension))
 
-    def __len__(self) -> int:
-        return self._con.execute("SELECT count(*) FROM vectors").fetchone()[0]
-
     def get(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
         """The stored vectors of those of `hashes` that have one."""
         wanted = list(dict.fromkeys(hashes))

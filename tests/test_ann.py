@@ -34,7 +34,7 @@ def test_auto_is_exact_up_to_its_limit_then_ivf():
 @pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf", "ivf-sq8"])
 def test_every_type_finds_a_stored_vector_itself(kind):
     vectors = _unit(2_000)
-    index = ann.build_faiss(vectors, StoreConfig(index_type=kind))
+    index, _ = ann.build(vectors, np.arange(len(vectors)), StoreConfig(index_type=kind))
     _, rows = index.search(vectors[:20], 1)
     assert (rows[:, 0] == np.arange(20)).mean() >= 0.95
 
