@@ -32,8 +32,8 @@ _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loop
 
 
 def run(*, repeat: int = 5, serve: bool = True, say=print) -> dict:
-    from rag.build import build_index
-    from rag.embed import SentenceTransformerEmbedder
+    from rag.indexing.build import build_index
+    from rag.indexing.embed import SentenceTransformerEmbedder
 
     out: dict = {"machine_before": common.machine(), "question": QUESTION}
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:

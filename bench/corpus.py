@@ -6,7 +6,7 @@
   date line and 4-9 paragraphs of 2-5 sentences (about 2,500-5,500 characters), drawn
   mostly from three consecutive abstracts so it keeps to one subject, with one seed sentence
   in four. Deterministic for a given count and seed.
-- Real embeddings (`real_vectors`): SciFact abstracts chunked by `rag.chunk` exactly as
+- Real embeddings (`real_vectors`): SciFact abstracts chunked by `rag.reading.chunk` exactly as
   `rag index` does and embedded with the real model (PyTorch), with the SciFact claims as
   queries. Used for the smaller sizes (10k chunks by default).
 - Synthetic vectors (`synthetic_vectors`): a two-level Gaussian mixture in 384 dimensions
@@ -20,7 +20,7 @@
   nearest-neighbour cosine 0.82 (real 0.84), random pairs 0.10 (0.11), a query's best
   match 0.60 (0.62). `vector_stats` in the JSON repeats these measures for every size.
 
-Everything is cached under `$BENCH_CACHE` (default: `rag.onnx.cache_root()/bench`).
+Everything is cached under `$BENCH_CACHE` (default: `rag.indexing.onnx.cache_root()/bench`).
 
 Does not: download anything.
 """
@@ -45,7 +45,7 @@ def cache_dir() -> Path:
     if os.environ.get("BENCH_CACHE"):
         path = Path(os.environ["BENCH_CACHE"])
     else:
-        from rag.onnx import cache_root
+        from rag.indexing.onnx import cache_root
 
         path = cache_root() / "bench"
     path.mkdir(parents=True, exist_ok=True)
@@ -141,9 +141,9 @@ def real_vectors(count: int, *, queries: int = 1000, progress: bool = True) -> d
         texts = json.loads(texts_file.read_text())
         return {"base": data["base"], "queries": data["queries"], "texts": texts["base"],
                 "query_texts": texts["queries"]}
-    from rag.chunk import chunk_document
-    from rag.embed import SentenceTransformerEmbedder
-    from rag.ingest import make_document
+    from rag.indexing.embed import SentenceTransformerEmbedder
+    from rag.reading.chunk import chunk_document
+    from rag.reading.ingest import make_document
 
     embedder = SentenceTransformerEmbedder(onnx=False)
     texts: list[str] = []

@@ -1,4 +1,4 @@
-"""Ingestion throughput and incremental re-indexing, through `rag.build.build_index`.
+"""Ingestion throughput and incremental re-indexing, through `rag.indexing.build.build_index`.
 
 `ingestion`: build a fresh index of synthetic articles (`bench.corpus.make_articles`) with
 the real model, then `encode` the very same chunk texts with the same model and batch size:
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embed import Embedder
+from rag.indexing.embed import Embedder
 
 from . import common, corpus
 
@@ -34,9 +34,9 @@ def ingestion(documents: int, *, say=print) -> dict:
     """docs/s, chunks/s, tokens/s of `build_index`, beside `encode` alone on its chunks, and
     `build_index` with a stand-in embedder (everything but the model, measured directly,
     which stays meaningful when the load changes between the other two runs)."""
-    from rag.build import build_index
-    from rag.embed import SentenceTransformerEmbedder
-    from rag.store import open_index
+    from rag.indexing.build import build_index
+    from rag.indexing.embed import SentenceTransformerEmbedder
+    from rag.indexing.store import open_index
 
     folder = corpus.make_articles(documents)
     load = common.machine()
@@ -112,8 +112,8 @@ def reindex(documents: int, *, say=print) -> dict:
     The corpus folder and its first index are kept in the bench cache, so only the first run
     pays for chunking thousands of articles; each run re-indexes a copy of that index.
     """
-    from rag.build import build_index
-    from rag.embed import SentenceTransformerEmbedder
+    from rag.indexing.build import build_index
+    from rag.indexing.embed import SentenceTransformerEmbedder
 
     home = corpus.cache_dir() / f"reindex-{documents}"
     folder, cached = home / "corpus", home / "index"

@@ -105,7 +105,7 @@ def _ask(index: Path, start: float) -> dict:
 
 
 def _cached(index: Path) -> int:
-    from rag.embcache import cache_file
+    from rag.indexing.embcache import cache_file
 
     file = cache_file(index)
     if not file.exists():

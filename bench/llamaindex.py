@@ -38,7 +38,7 @@ OVERLAP_TOKENS = 20
 def _embedding():
     from llama_index.core.embeddings import BaseEmbedding
 
-    from rag.embed import SentenceTransformerEmbedder
+    from rag.indexing.embed import SentenceTransformerEmbedder
 
     model = SentenceTransformerEmbedder(onnx=False).model
 
@@ -90,7 +90,7 @@ def ingestion(documents: int) -> dict:
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu
     nodes = list(index.docstore.docs.values())
-    from rag.embed import get_embedder
+    from rag.indexing.embed import get_embedder
 
     tokens = sum(get_embedder().count_tokens(n.get_content()) or 0 for n in nodes)
     return {"documents": len(docs), "chunks": len(nodes), "build_s": round(seconds, 2),
@@ -148,7 +148,7 @@ def llama_search(files: dict, latency_queries: int = 200, budget_s: float = 120)
 def ours_search(files: dict, index_dir: str, latency_queries: int = 200,
                 budget_s: float = 120) -> dict:
     """verbatim: memory of the opened index and retrieval latency (own process)."""
-    from rag.retrieve import Retriever, SearchConfig
+    from rag.search.retrieve import Retriever, SearchConfig
 
     _, queries, _, question_texts = _data(files)
     load = common.machine()
@@ -212,11 +212,11 @@ def build_ours(files: dict, folder: str) -> str:
     """Write a verbatim index (exact FAISS, SQLite, BM25) of the same texts and vectors."""
     from dataclasses import asdict
 
-    from rag.chunk import Chunk, ChunkConfig
-    from rag.embed import DEFAULT_MODEL
-    from rag.ingest import make_document
-    from rag.lexical import LexicalConfig
-    from rag.store import Manifest, StoreConfig, write_index
+    from rag.indexing.embed import DEFAULT_MODEL
+    from rag.indexing.lexical import LexicalConfig
+    from rag.indexing.store import Manifest, StoreConfig, write_index
+    from rag.reading.chunk import Chunk, ChunkConfig
+    from rag.reading.ingest import make_document
 
     base, _, texts, _ = _data(files)
     docs = [make_document(t, id=f"d{i}", source="bench") for i, t in enumerate(texts)]

@@ -2,7 +2,7 @@
 each FAISS index type, at several collection sizes.
 
 Types: `flat` (IndexFlatIP, exact, what `rag index` builds by default), `hnsw` (HNSW, M=32 as
-`rag.store`), `ivf` (IVF-Flat, the store's nlist rule), and two compressed ones on the same
+`rag.indexing.store`), `ivf` (IVF-Flat, the store's nlist rule), and two compressed ones on the same
 coarse quantizer: `ivf-sq8` (8-bit scalar quantization, 4x smaller) and `ivf-pq` (48-byte
 product codes, 32x smaller; optionally re-ranked exactly from the float vectors on disk, as
 `vectors.npy` of an index would allow). Each (size, type) runs in a fresh process: build,
@@ -42,7 +42,7 @@ PQ_BYTES = 48
 
 
 def nlist_for(n: int) -> int:
-    """`rag.store`'s rule for the number of IVF lists."""
+    """`rag.indexing.store`'s rule for the number of IVF lists."""
     return int(max(16, min(4 * np.sqrt(n), n // 39)))
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-from rag.embed import Embedder
+from rag.indexing.embed import Embedder
 
 # No timing assertions, including hypothesis's per-example deadline.
 settings.register_profile(

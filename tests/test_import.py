@@ -49,7 +49,7 @@ def test_cli_help_loads_no_heavy_library():
 
 
 def test_counting_word_pieces_loads_no_heavy_library():
-    _assert_light("import sys\nfrom rag.embed import SentenceTransformerEmbedder\n"
+    _assert_light("import sys\nfrom rag.indexing.embed import SentenceTransformerEmbedder\n"
                   "e = SentenceTransformerEmbedder()\nassert e.count_tokens('NATO chief') > 2")
 
 

@@ -12,9 +12,9 @@ import pytest
 from conftest import ROOT, FakeEmbedder, write_corpus
 
 from rag import parallel
-from rag.build import build_index
-from rag.ingest import IngestWarning
-from rag.store import open_index
+from rag.indexing.build import build_index
+from rag.indexing.store import open_index
+from rag.reading.ingest import IngestWarning
 
 
 def _square_and_pid(offset, x):
@@ -59,7 +59,7 @@ BUILD = """
 import sys, warnings
 sys.path.insert(0, {tests!r})
 from conftest import FakeEmbedder
-from rag.build import build_index
+from rag.indexing.build import build_index
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     build_index([{corpus!r}], index_dir={index!r}, embedder=FakeEmbedder())

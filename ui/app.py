@@ -1,7 +1,7 @@
-"""The chat page: Gradio components wired to `rag.chat`, and nothing else.
+"""The chat page: Gradio components wired to `rag.app.chat`, and nothing else.
 
 Every decision (answering, rendering, feedback, uploads, status) is made by
-`rag.chat.ChatService`; this file lays out the page and passes values through.
+`rag.app.chat.ChatService`; this file lays out the page and passes values through.
 
 Does not: hold any chat logic, or serve on other than the address it is given.
 """
@@ -14,10 +14,16 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from
 
 import gradio as gr
 
-from rag.chat import ChatService, ChatSettings, Conversation
-from rag.errors import InputError, RagError
-from rag.ingest import SUFFIXES
-from rag.render import EMPTY_SOURCES, SOURCES_CSS
+from rag.app import (
+    EMPTY_SOURCES,
+    SOURCES_CSS,
+    SUFFIXES,
+    ChatService,
+    ChatSettings,
+    Conversation,
+    InputError,
+    RagError,
+)
 
 INTRO = ("# verbatim\nAsk about the articles. Every answer is made of exact quotes, "
          "highlighted in the articles they come from.")
@@ -29,67 +35,82 @@ def build(service: ChatService) -> gr.Blocks:
         conversation = gr.State(Conversation())
         gr.Markdown(INTRO)
         status = gr.Markdown(service.status, elem_id="vb-status")  # read at each page load
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="Conversation", elem_id="vb-chat", height=520,
-                                     latex_delimiters=[], buttons=["copy"],
-                                     placeholder="Ask a question below, or pick an example.")
-                with gr.Row():
-                    question = gr.Textbox(show_label=False, placeholder="Ask about the articles…",
-                                          elem_id="vb-question", scale=5, autofocus=True)
-                    ask = gr.Button("Ask", variant="primary", elem_id="vb-ask", scale=1)
-                if service.examples():
-                    gr.Examples(service.examples(), inputs=question, label="Example questions",
-                                elem_id="vb-examples")
-                with gr.Row():
-                    new = gr.Button("New conversation", size="sm", elem_id="vb-new")
-                thanks = gr.Markdown(elem_id="vb-feedback")
-            with gr.Column(scale=2):
-                gr.Markdown("### Sources")
-                sources = gr.HTML(EMPTY_SOURCES, elem_id="vb-sources", js_on_load=None)
+        chat = _chat_panel(service)
         files, add, added = _upload_panel(service)
-        k, answerer, llm_url, llm_model = _settings_panel()
-
-        def respond(message, conv, k, answerer, llm_url, llm_model):
-            settings = ChatSettings(k=int(k), answerer=answerer, llm_url=llm_url,
-                                    llm_model=llm_model)
-            for shown, html in service.chat(message, conv, settings=settings):
-                yield list(shown.messages), shown, html, ""
-
-        turn = {"fn": respond, "inputs": [question, conversation, k, answerer, llm_url, llm_model],
-                "outputs": [chatbot, conversation, sources, question]}
-        question.submit(**turn, api_name="chat")
-        ask.click(**turn, api_visibility="private")
-
-        def rate(conv, like: gr.LikeData):
-            index = like.index if isinstance(like.index, int) else like.index[0]
-            return service.feedback(conv, index, like.liked)
-
-        chatbot.like(rate, [conversation], [thanks], api_visibility="private")
-
-        def restart():
-            return [], Conversation(), EMPTY_SOURCES, ""
-
-        new.click(restart, None, [chatbot, conversation, sources, thanks], api_visibility="private")
-        chatbot.clear(restart, None, [chatbot, conversation, sources, thanks],
-                      api_visibility="private")
-
-        def upload(paths, progress=gr.Progress()):  # noqa: B008 (Gradio's idiom)
-            progress(0.1, desc="Indexing…")
-            result = service.add_files(paths or [])
-            return result.message, service.status(), None
-
-        add.click(upload, [files], [added, status, files], api_name="add_files")
-
-        def ask_api(question: str, k: int = 5) -> dict:
-            """Answer one question (no history): the answer, its citations and passages."""
-            try:
-                return service.ask(question, settings=ChatSettings(k=int(k))).to_dict()
-            except RagError as e:
-                raise gr.Error(str(e)) from e
-
-        gr.api(ask_api, api_name="ask")
+        settings = _settings_panel()
+        _wire_chat(service, conversation, chat, settings)
+        _wire_uploads(service, files, add, added, status)
+        _wire_api(service)
     return page
+
+
+def _chat_panel(service: ChatService) -> dict:
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(label="Conversation", elem_id="vb-chat", height=520,
+                                 latex_delimiters=[], buttons=["copy"],
+                                 placeholder="Ask a question below, or pick an example.")
+            with gr.Row():
+                question = gr.Textbox(show_label=False, placeholder="Ask about the articles…",
+                                      elem_id="vb-question", scale=5, autofocus=True)
+                ask = gr.Button("Ask", variant="primary", elem_id="vb-ask", scale=1)
+            if service.examples():
+                gr.Examples(service.examples(), inputs=question, label="Example questions",
+                            elem_id="vb-examples")
+            with gr.Row():
+                new = gr.Button("New conversation", size="sm", elem_id="vb-new")
+            thanks = gr.Markdown(elem_id="vb-feedback")
+        with gr.Column(scale=2):
+            gr.Markdown("### Sources")
+            sources = gr.HTML(EMPTY_SOURCES, elem_id="vb-sources", js_on_load=None)
+    return {"chatbot": chatbot, "question": question, "ask": ask, "new": new, "thanks": thanks,
+            "sources": sources}
+
+
+def _wire_chat(service: ChatService, conversation, c: dict, settings) -> None:
+    def respond(message, conv, k, answerer, llm_url, llm_model):
+        settings = ChatSettings(k=int(k), answerer=answerer, llm_url=llm_url,
+                                llm_model=llm_model)
+        for shown, html in service.chat(message, conv, settings=settings):
+            yield list(shown.messages), shown, html, ""
+
+    turn = {"fn": respond, "inputs": [c["question"], conversation, *settings],
+            "outputs": [c["chatbot"], conversation, c["sources"], c["question"]]}
+    c["question"].submit(**turn, api_name="chat")
+    c["ask"].click(**turn, api_visibility="private")
+
+    def rate(conv, like: gr.LikeData):
+        index = like.index if isinstance(like.index, int) else like.index[0]
+        return service.feedback(conv, index, like.liked)
+
+    c["chatbot"].like(rate, [conversation], [c["thanks"]], api_visibility="private")
+
+    def restart():
+        return [], Conversation(), EMPTY_SOURCES, ""
+
+    cleared = [c["chatbot"], conversation, c["sources"], c["thanks"]]
+    c["new"].click(restart, None, cleared, api_visibility="private")
+    c["chatbot"].clear(restart, None, cleared, api_visibility="private")
+
+
+def _wire_uploads(service: ChatService, files, add, added, status) -> None:
+    def upload(paths, progress=gr.Progress()):  # noqa: B008 (Gradio's idiom)
+        progress(0.1, desc="Indexing…")
+        result = service.add_files(paths or [])
+        return result.message, service.status(), None
+
+    add.click(upload, [files], [added, status, files], api_name="add_files")
+
+
+def _wire_api(service: ChatService) -> None:
+    def ask_api(question: str, k: int = 5) -> dict:
+        """Answer one question (no history): the answer, its citations and passages."""
+        try:
+            return service.ask(question, settings=ChatSettings(k=int(k))).to_dict()
+        except RagError as e:
+            raise gr.Error(str(e)) from e
+
+    gr.api(ask_api, api_name="ask")
 
 
 def _upload_panel(service: ChatService):

@@ -76,7 +76,7 @@ def test_follow_up_shows_what_was_searched_for(page):
     assert searched != "Searched for: When does he start?"  # the pronoun was resolved
 
 
-@pytest.mark.xfail(strict=False, reason="rag.answer answers 'Who will succeed Stoltenberg as NATO "
+@pytest.mark.xfail(strict=False, reason="rag.answering.answer answers 'Who will succeed Stoltenberg as NATO "
                    "Secretary General?' with the wrong sentence (eval q001), so the follow-up "
                    "is rewritten around the wrong name")
 def test_follow_up_is_answered_correctly(page):

@@ -13,9 +13,9 @@ import json
 import pytest
 from conftest import ROOT, SEEDS
 
-from rag.answer import REFUSAL, Answerer, check_citation
-from rag.build import build_index
-from rag.lexical import corpus_prefixes
+from rag.answering.answer import REFUSAL, Answerer, check_citation
+from rag.indexing.build import build_index
+from rag.indexing.lexical import corpus_prefixes
 
 pytestmark = pytest.mark.integration
 

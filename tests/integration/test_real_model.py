@@ -12,10 +12,10 @@ import warnings
 
 import pytest
 
-from rag.build import build_index
 from rag.cli import main
-from rag.embed import DEFAULT_MODEL, get_embedder
-from rag.retrieve import QuestionTruncated, Retriever
+from rag.indexing.build import build_index
+from rag.indexing.embed import DEFAULT_MODEL, get_embedder
+from rag.search.retrieve import QuestionTruncated, Retriever
 
 pytestmark = pytest.mark.integration
 

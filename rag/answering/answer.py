@@ -1,0 +1,281 @@
+"""Answer a question with verbatim quotes of the retrieved passages, or refuse.
+
+The default answerer is offline and deterministic. It splits the retrieved passages into
+sentences, scores each against the (standalone) question by dense similarity with the
+index's own embedding model plus the share of the question's content words, names and
+numbers it contains, and a bonus when it holds the kind of thing asked for (a name for
+"who", a date for "when", a number for "how many"). The best one to three non-redundant
+sentences, each cited [n], make the answer; inside each the answering span is marked.
+When the best evidence scores under a threshold calibrated on the evaluation set, the
+answer is "I can't find this in the sources." with the closest passages.
+
+Invariant, checked before any answer is returned: for every citation
+`document.text[start:end] == quote` and the quote lies inside its cited passage. A quote
+that fails is dropped; an answer left with none becomes a refusal.
+
+Does not: paraphrase or generate text (see `rag.answering.llm` for the optional LLM answerer).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..indexing import lexical
+from ..reading.chunk import sentences
+from ..reading.ingest import Document
+from ..search.retrieve import Passage, Retriever, check_k
+from . import conflicts, scoring
+from .rewrite import Turn, needs_context, rewrite
+
+REFUSAL = "I can't find this in the sources."
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verbatim quote: `document.text[start:end] == quote`; `focus_*` marks the answering span."""
+
+    n: int
+    doc_id: str
+    title: str
+    date: str | None
+    source: str
+    quote: str
+    start: int
+    end: int
+    passage_rank: int
+    focus_start: int | None = None
+    focus_end: int | None = None
+
+    @property
+    def focus(self) -> str | None:
+        if self.focus_start is None:
+            return None
+        return self.quote[self.focus_start - self.start:self.focus_end - self.start]
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "focus": self.focus}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer whose every sentence is a cited quote, or a refusal with the closest passages."""
+
+    question: str
+    standalone_query: str
+    text: str
+    refused: bool
+    citations: tuple[Citation, ...]
+    passages: tuple[Passage, ...]
+    score: float = 0.0
+    notes: tuple[str, ...] = ()
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def focus(self) -> str | None:
+        return next((c.focus for c in self.citations if c.focus), None)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question, "standalone_query": self.standalone_query,
+            "answer": self.text, "refused": self.refused, "score": round(self.score, 4),
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages], "notes": list(self.notes),
+            "timings": self.timings,
+        }
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    """Settings of the extractive answerer; `threshold` is calibrated by `rag eval --calibrate`."""
+
+    k: int = 5
+    max_sentences: int = 3
+    threshold: float = 0.42
+    lexical_weight: float = 0.5
+    type_weight: float = 0.15
+    closeness: float = 0.9
+    redundancy: float = 0.8
+    min_words: int = 4
+    typed_window: int = 3
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    passage: Passage
+    start: int
+    end: int
+    text: str
+    score: float
+    dense: float
+    focus: tuple[int, int] | None
+    vector: np.ndarray = field(repr=False, compare=False)
+
+
+class Answerer:
+    """Answers questions over one index; keeps its retriever (and model) warm."""
+
+    def __init__(self, retriever: Retriever, *, config: AnswerConfig = AnswerConfig()):
+        self.retriever = retriever
+        self.config = config
+        self._vocabulary: frozenset[str] | None = None
+
+    @classmethod
+    def load(cls, index_dir: str | Path, *, config: AnswerConfig = AnswerConfig()) -> Answerer:
+        return cls(Retriever.load(index_dir), config=config)
+
+    def ask(self, question: str, *, history: Sequence[str | Answer] = (), k: int | None = None) -> Answer:
+        """Answer `question`; `history` holds earlier user turns (strings or Answers), oldest first."""
+        started = time.perf_counter()
+        k = check_k(self.config.k if k is None else k)
+        question = self.retriever.prepare(question)
+        standalone = rewrite(question, self.previous_turn(history))
+        passages = self.retriever.search(standalone, k=k)
+        retrieved = time.perf_counter()
+        docs = self.retriever.store.documents(sorted({p.doc_id for p in passages}))
+        candidates = self._candidates(standalone, passages, docs)
+        answer = self._compose(question, standalone, passages, candidates, docs)
+        done = time.perf_counter()
+        timings = {"retrieve_ms": round((retrieved - started) * 1000, 1),
+                   "answer_ms": round((done - retrieved) * 1000, 1),
+                   "total_ms": round((done - started) * 1000, 1)}
+        return replace(answer, timings=timings)
+
+    def vocabulary(self) -> frozenset[str]:
+        """Word prefixes of every indexed text: what the sources mention at all.
+
+        Read from the index, where they are saved with its BM25 index; an index saved before
+        they were kept has its chunks read once instead.
+        """
+        if self._vocabulary is None:
+            store = self.retriever.store
+            saved = store.word_prefixes()
+            self._vocabulary = saved if saved is not None else lexical.corpus_prefixes(
+                c.text for _, c in store.chunks())
+        return self._vocabulary
+
+    def previous_turn(self, history: Sequence[str | Answer]) -> Turn | None:
+        """The last turn of `history` with the name its answer gave (for rewriting follow-ups)."""
+        if not history:
+            return None
+        last = history[-1]
+        if isinstance(last, Answer):
+            return Turn(last.standalone_query, None if last.refused else last.focus)
+        if not isinstance(last, str) or not last.strip():
+            return None
+        earlier = None
+        if scoring.answer_type(last) == "who":  # its answer names the person a pronoun means
+            earlier = self.ask(last, history=history[-2:-1] if needs_context(last) else ())
+        focus = earlier.focus if earlier is not None and not earlier.refused else None
+        query = earlier.standalone_query if earlier is not None else last
+        return Turn(query, focus)
+
+    def _candidates(self, query: str, passages: list[Passage], docs: dict[str, Document]) -> list[_Candidate]:
+        spans = []
+        for p in passages:
+            text = docs[p.doc_id].text
+            for a, b in sentences(text, p.start, p.end):
+                if len(text[a:b].split()) >= self.config.min_words:
+                    spans.append((p, a, b, text[a:b]))
+        if not spans:
+            return []
+        vectors = self.retriever.embedder.embed([query] + [s[3] for s in spans])
+        dense = vectors[1:] @ vectors[0]
+        terms = scoring.content_terms(query)
+        kind = scoring.answer_type(query)
+        out = []
+        for (p, a, b, text), d, v in zip(spans, dense, vectors[1:]):
+            focus = scoring.focus_span(text, kind, query) if kind != "other" else None
+            typed = self.config.type_weight if focus else 0.0
+            score = float(d) + self.config.lexical_weight * scoring.coverage(terms, text) + typed
+            out.append(_Candidate(p, a, b, text, score, float(d), focus, v))
+        out.sort(key=lambda c: (-c.score, c.passage.rank, c.start))
+        return out
+
+    def _compose(self, question, standalone, passages, candidates, docs) -> Answer:
+        best = candidates[0].score if candidates else 0.0
+        why = self._refusal_reasons(standalone, passages, candidates, best)
+        if why:
+            return Answer(question, standalone, REFUSAL, True, (), tuple(passages[:3]), best, tuple(why))
+        chosen = self._select(candidates)
+        chosen, conflict = conflicts.order(chosen, candidates, docs)
+        citations = verified([_citation(i, c) for i, c in enumerate(chosen, start=1)], docs, passages)
+        if not citations:
+            return Answer(question, standalone, REFUSAL, True, (), tuple(passages[:3]), best)
+        text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+        numbers = {(c.doc_id, c.start): c.n for c in citations}
+        notes = [conflicts.note(conflict, numbers)] if conflict and len(numbers) >= 2 else []
+        text += "".join(f" {n}" for n in notes)
+        return Answer(question, standalone, text, False, tuple(citations), tuple(passages), best,
+                      tuple(notes))
+
+    def _refusal_reasons(self, query, passages, candidates, best) -> list[str]:
+        """Why the evidence is too weak to answer (empty when it is strong enough)."""
+        missing = scoring.missing_terms(query, self.vocabulary())
+        if missing:
+            return [f"the sources never mention {', '.join(missing)}"]
+        kind = scoring.answer_type(query)
+        if self.config.typed_window and kind != "other" \
+                and not any(c.focus for c in candidates[: self.config.typed_window]):
+            wanted = {"who": "a person's name", "when": "a date", "number": "a matching figure"}[kind]
+            return [f"no close sentence gives {wanted}"]
+        if best < self.config.threshold:
+            return [f"the best evidence scores {best:.2f}, under the threshold {self.config.threshold:.2f}"]
+        return []
+
+    def _select(self, candidates: list[_Candidate]) -> list[_Candidate]:
+        chosen = [candidates[0]]
+        for c in candidates[1:]:
+            if len(chosen) >= self.config.max_sentences or c.score < self.config.closeness * chosen[0].score:
+                break
+            if any(_overlaps(c, o) or float(c.vector @ o.vector) >= self.config.redundancy
+                   for o in chosen):
+                continue
+            chosen.append(c)
+        return self._corroborate(chosen, candidates)
+
+    def _corroborate(self, chosen: list[_Candidate], candidates: list[_Candidate]) -> list[_Candidate]:
+        """Add the best sentence of another document that names the same answer, if any."""
+        lead = chosen[0]
+        if not lead.focus or len(chosen) >= self.config.max_sentences:
+            return chosen
+        focus = lead.text[lead.focus[0]:lead.focus[1]]
+        docs = {c.passage.doc_id for c in chosen}
+        for c in candidates:
+            at = c.text.find(focus)
+            if at >= 0 and c.passage.doc_id not in docs and not any(_overlaps(c, o) for o in chosen):
+                return chosen + [replace(c, focus=(at, at + len(focus)))]
+        return chosen
+
+
+def _overlaps(a: _Candidate, b: _Candidate) -> bool:
+    return a.passage.doc_id == b.passage.doc_id and a.start < b.end and b.start < a.end
+
+
+def _citation(n: int, c: _Candidate) -> Citation:
+    p = c.passage
+    focus = (c.start + c.focus[0], c.start + c.focus[1]) if c.focus else (None, None)
+    return Citation(n=n, doc_id=p.doc_id, title=p.title, date=p.date, source=p.source, quote=c.text,
+                    start=c.start, end=c.end, passage_rank=p.rank,
+                    focus_start=focus[0], focus_end=focus[1])
+
+
+def check_citation(c: Citation, docs: dict[str, Document], passages: Sequence[Passage]) -> bool:
+    """The invariant: the quote stands at its offsets and inside the passage it cites."""
+    doc = docs.get(c.doc_id)
+    if doc is None or doc.text[c.start:c.end] != c.quote or not c.quote:
+        return False
+    return any(p.doc_id == c.doc_id and p.rank == c.passage_rank and p.start <= c.start
+               and c.end <= p.end for p in passages)
+
+
+def verified(citations: list[Citation], docs, passages) -> list[Citation]:
+    """Only the citations that hold the invariant, renumbered 1..n in order."""
+    good = [c for c in citations if check_citation(c, docs, passages)]
+    return [replace(c, n=i) for i, c in enumerate(good, start=1)]
+
+

@@ -1,0 +1,224 @@
+"""Lexical signals for choosing answer sentences: content terms, answer types, spans.
+
+- `content_terms`: the words of a question that carry meaning (no stop words), with
+  names and numbers marked, folded for matching (case, accents, no-break spaces).
+- `answer_type`: who / when / number / other, from the question's wording.
+- `focus_span`: inside a sentence, the span that answers that type (a name, a date, a
+  number or amount), as offsets into the sentence.
+- `figures`: the (number, thing counted) pairs a sentence states, to spot sources that
+  disagree ("31 countries" against "32 countries").
+
+Does not: embed anything, or know any fact; it reads words and patterns only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Set as AbstractSet
+from typing import Literal
+
+from ..reading.text import fold, words
+
+AnswerType = Literal["who", "when", "number", "other"]
+
+STOP = frozenset("""
+a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each either ever few for from
+further had has have having he her here hers herself him himself his how i if in into is it its
+itself just let me more most my myself no nor not now of off on once only or other our ours out
+over own per same say said says she should so some such than that the their theirs them then there
+these they this those through to too under until up upon us very was we were what when where which
+while who whom whose why will with would yet you your yours tell told exactly according kind
+many much did does do happen happened mention mentioned article articles source sources report
+""".split())
+
+_MONTHS = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_DATE = re.compile(
+    rf"\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b|\b\d{{1,2}}\s+{_MONTHS}(?:\s+\d{{4}})?\b|"
+    rf"\b{_MONTHS}\s+\d{{4}}\b|\b(?:in|since|by|until|from|of)\s+{_MONTHS}(?:\s+\d{{4}})?(?=\W|$)|"
+    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|"
+    r"\b\d{4}-\d{2}-\d{2}\b|\b(?:1[89]\d\d|20\d\d)\b",
+    re.IGNORECASE,
+)
+_SPELLED = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+            r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
+            r"eighty|ninety|hundred|thousand|dozen|half|a decade|a dozen")
+_NUMBER = re.compile(
+    rf"(?:[$€£]\s?)?\b\d[\d,.]*(?:\s?(?:%|percent|per cent|billion|million|trillion|thousand))?"
+    rf"|\b(?:{_SPELLED})(?:[\s-](?:{_SPELLED}))*(?:\s(?:percent|per cent|billion|million))?\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|de|van|von|der|al))*\b")
+_ABBREVIATION = re.compile(r"^(?:[A-Z]\.)+$|^(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Gen|Lt|Col|Sen|Rep|Gov)\.$")
+_TITLES = frozenset("""
+president president-elect prime minister secretary secretary-general general chancellor chief
+former leader head ambassador foreign defense defence minister's mr mrs ms dr sir
+dutch french german british american russian ukrainian swedish finnish turkish european
+nato us u.s u.s. eu un the in on at with said but and however
+""".split())
+
+
+def stem(word: str) -> str:
+    """A light stem: enough to match 'spending'/'spend', 'countries'/'country'."""
+    word = word.removesuffix("'s")
+    for suffix in ("ies", "ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def content_terms(text: str) -> dict[str, float]:
+    """Stemmed meaningful words of `text` with weights: names and numbers count double."""
+    terms: dict[str, float] = {}
+    raw = re.findall(r"[\w$%]+(?:['’.-][\w]+)*", text)
+    for i, word in enumerate(raw):
+        w = fold(word).rstrip(".")
+        if w in STOP or len(w) < 2:
+            continue
+        weight = 2.0 if (word[:1].isupper() and i > 0) or any(ch.isdigit() for ch in w) else 1.0
+        key = stem(w)
+        terms[key] = max(terms.get(key, 0.0), weight)
+    return terms
+
+
+def coverage(terms: dict[str, float], text: str) -> float:
+    """Share of the terms' weight found in `text` (0 when there are no terms)."""
+    if not terms:
+        return 0.0
+    present = {stem(w) for w in words(text)}
+    return sum(w for t, w in terms.items() if t in present) / sum(terms.values())
+
+
+def answer_type(question: str) -> AnswerType:
+    q = fold(question)
+    if re.search(r"\bhow (?:many|much)\b|\bwhat (?:share|percentage|percent|proportion|number|amount|figure)\b|"
+                 r"\bhow (?:big|large|long|far|old)\b", q):
+        return "number"
+    if re.search(r"\bwhen\b|\bwhat (?:year|date|day|month)\b|\bwhich (?:year|date|day|month)\b|\bsince when\b", q):
+        return "when"
+    if re.search(r"\bwho(?:m|se)?\b|\bwhich (?:leader|person|official|politician|president|minister)\b", q):
+        return "who"
+    return "other"
+
+
+def focus_span(sentence: str, kind: AnswerType, question: str = "") -> tuple[int, int] | None:
+    """The (start, end) in `sentence` that answers a who/when/number question, if any."""
+    if kind == "when":
+        m = _DATE.search(sentence)
+        return m.span() if m else None
+    if kind == "number":
+        return _number_span(sentence, question)
+    if kind == "who":
+        return _name_span(sentence, question)
+    return None
+
+
+def _name_span(sentence: str, question: str) -> tuple[int, int] | None:
+    """A name the question does not give, preferring one beside a word of the question."""
+    asked = {stem(w) for w in words(question)}
+    terms = set(content_terms(question))
+    found = []
+    for run in _name_runs(sentence):
+        span = _strip_titles(sentence, run)
+        if span is None or {stem(w) for w in words(sentence[span[0]:span[1]])} & asked:
+            continue
+        near = [stem(w) for w in words(sentence[max(0, span[0] - 50):span[1] + 50])]
+        found.append((not (set(near) & terms), span[0], span))
+    return min(found)[2] if found else None
+
+
+def _number_span(sentence: str, question: str) -> tuple[int, int] | None:
+    """The figure of the thing asked about: the one a word of the question follows soonest."""
+    asked = set(content_terms(question))
+    found = []
+    for m in _NUMBER.finditer(sentence):
+        value = m.group().strip(" ,.")
+        if not value or _DATE.fullmatch(value) or _after_month(sentence, m.start()):
+            continue
+        after = [stem(w) for w in words(sentence[m.end():m.end() + 60])[:5]]
+        hits = [i for i, w in enumerate(after) if w in asked]
+        if hits:
+            found.append((hits[0], m.start(), _trim(sentence, m.span())))
+    return min(found)[2] if found else None
+
+
+def _after_month(text: str, at: int) -> bool:
+    """True when the number at `at` is a day of the month ("November 13")."""
+    return bool(re.search(rf"\b{_MONTHS}\s*$", text[max(0, at - 12):at], re.IGNORECASE))
+
+
+def salient_terms(question: str) -> list[str]:
+    """Names, numbers and codes in the question (not its first word): what an answer must mention."""
+    raw = re.findall(r"[\w$%]+(?:['’.-][\w]+)*", question)
+    out = []
+    for i, word in enumerate(raw):
+        w = fold(word).rstrip(".")
+        if w in STOP or len(w) < 2:
+            continue
+        if _YEAR.fullmatch(w):
+            continue  # a year is as often the article's date as a word of its text
+        if (i > 0 and word[:1].isupper()) or any(ch.isdigit() for ch in w):
+            out.append(re.sub(r"'s$", "", w))
+    return out
+
+
+_YEAR = re.compile(r"(?:1[89]|20)\d\d")
+
+
+def missing_terms(question: str, vocabulary: AbstractSet[str]) -> list[str]:
+    """The salient terms of `question` whose prefix no word of the `vocabulary` shares."""
+    return [t for t in salient_terms(question)
+            if not all(part[:5] in vocabulary for part in re.findall(r"[\w$%]+", t))]
+
+
+def _trim(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    a, b = span
+    while b > a and text[b - 1] in " ,.":
+        b -= 1
+    return a, b
+
+
+def _name_runs(sentence: str):
+    """Capitalized runs, split where a token ends a sentence ("States. They")."""
+    for m in _NAME.finditer(sentence):
+        start = m.start()
+        for t in re.finditer(r"\S+", m.group()):
+            tok = t.group()
+            if tok.endswith(".") and not _ABBREVIATION.match(tok):
+                yield start, m.start() + t.end() - 1
+                start = m.start() + t.end() + 1
+        if start < m.end():
+            yield start, m.end()
+
+
+def _strip_titles(sentence: str, span: tuple[int, int]) -> tuple[int, int] | None:
+    """The person's name in a capitalized run: no leading titles ('former Dutch Prime
+    Minister') or possessors ("Turkey's"), no trailing possessive."""
+    a, b = span
+    tokens = [t for t in re.finditer(r"\S+", sentence[a:b])]
+    while tokens and (tokens[0].group().casefold().strip(",.") in _TITLES
+                      or re.search(r"['’]s$", tokens[0].group()) and len(tokens) > 1):
+        tokens.pop(0)
+    if len(tokens) < 2:
+        return None  # a lone capitalized word is as often a place, month or sentence start
+    start, end = a + tokens[0].start(), a + tokens[-1].end()
+    if re.search(r"['’]s$", sentence[start:end]):
+        end -= 2
+    return _trim(sentence, (start, end))
+
+
+def figures(sentence: str) -> list[tuple[str, str]]:
+    """(number, counted thing) pairs such as ('32', 'country'), for spotting disagreement."""
+    return [(number, noun) for number, noun, _ in figure_words(sentence)]
+
+
+def figure_words(sentence: str) -> list[tuple[str, str, str]]:
+    """As `figures`, with the counted thing also as the source wrote it ('countries')."""
+    out = []
+    for m in re.finditer(r"\b(\d[\d,.]*)\s+((?:[a-z'’-]+\s+){0,2}?)([a-z]{4,})\b", sentence):
+        number, word = m.group(1).rstrip(".,"), m.group(3)
+        noun = stem(word)
+        if noun not in STOP and not _DATE.fullmatch(number) and not _after_month(sentence, m.start()):
+            out.append((number, noun, word))
+    return out

@@ -1,0 +1,20 @@
+"""The chat application's logic, as plain Python that the Gradio page (`ui/app.py`) wires up.
+
+- `chat`: `ChatService` serves one index to every reader of the page: conversations with
+  follow-ups, uploads, feedback, the index status;
+- `render`: answers and their sources as safe Markdown and HTML.
+
+Does not: import Gradio, or decide how anything is retrieved or answered.
+"""
+
+from ..errors import InputError as InputError
+from ..errors import RagError as RagError
+from ..reading.ingest import SUFFIXES as SUFFIXES
+from .chat import ChatService as ChatService
+from .chat import ChatSettings as ChatSettings
+from .chat import Conversation as Conversation
+from .render import EMPTY_SOURCES as EMPTY_SOURCES
+from .render import SOURCES_CSS as SOURCES_CSS
+
+__all__ = ["EMPTY_SOURCES", "SOURCES_CSS", "SUFFIXES", "ChatService", "ChatSettings",
+           "Conversation", "InputError", "RagError"]

@@ -1,0 +1,110 @@
+"""What several commands share: their options, stderr messages, and opening an index.
+
+`open_retriever` opens the index a command names (building the default one from the seeds
+when none exists yet, and saying so); `open_answerer` puts the extractive answerer, or the
+optional LLM answerer, on top of it.
+
+Does not: print answers or reports (each command group does), or parse the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..errors import IndexNotFoundError, InputError
+
+
+def say(text: str) -> None:
+    """One line on stderr, at once: notes, progress and errors for people."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def version() -> str:
+    from ..indexing.store import package_version
+
+    return package_version()
+
+
+def index_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", metavar="DIR", type=Path, default=None,
+                   help="index directory (default: $RAG_INDEX or index/default)")
+
+
+def k_arg(p: argparse.ArgumentParser, default: int = 5) -> None:
+    p.add_argument("-k", type=int, default=default, metavar="N",
+                   help=f"passages to retrieve (default {default})")
+
+
+def json_arg(p: argparse.ArgumentParser, help: str = "print one JSON object") -> None:
+    p.add_argument("--json", action="store_true", help=help)
+
+
+def search_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mode", choices=("dense", "lexical", "hybrid"),
+                   default=os.environ.get("RAG_MODE") or None,
+                   help="retrieval: dense (embeddings), lexical (BM25) or hybrid, both fused "
+                        "(default: $RAG_MODE or hybrid)")
+    p.add_argument("--rerank", metavar="DIR", default=os.environ.get("RAG_RERANKER") or None,
+                   help="rerank with the cross-encoder model in DIR (default: $RAG_RERANKER; off)")
+
+
+def llm_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--llm-url", metavar="URL", default=os.environ.get("RAG_LLM_URL") or None,
+                   help="answer with an OpenAI-compatible chat endpoint, e.g. "
+                        "http://localhost:11434/v1 (default: $RAG_LLM_URL; API key: $RAG_LLM_API_KEY)")
+    p.add_argument("--llm-model", metavar="NAME", default=os.environ.get("RAG_LLM_MODEL") or None,
+                   help="model name to ask the endpoint for (default: $RAG_LLM_MODEL)")
+
+
+def index_dir(args) -> Path:
+    from ..indexing.build import default_index_dir
+
+    return args.index or default_index_dir()
+
+
+def check_question(question: str) -> None:
+    if not question.strip():
+        raise InputError("the question is empty; type a question about the articles")
+
+
+def open_retriever(args):
+    """The retriever for `--index`, building the default index from seeds/ when none exists."""
+    from ..indexing.build import build_index, default_corpus, default_index_dir
+    from ..search.retrieve import Retriever, SearchConfig
+
+    where = index_dir(args)
+    config = SearchConfig(mode=getattr(args, "mode", None) or SearchConfig.mode,
+                          reranker=getattr(args, "rerank", None))
+    try:
+        return _note_pending(Retriever.load(where, config=config))
+    except IndexNotFoundError:
+        if args.index is not None and Path(args.index) != default_index_dir():
+            raise
+    say(f"no index at {where} yet: building it from {default_corpus()} first")
+    report = build_index([default_corpus()], index_dir=where, progress=True)
+    say(f"indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f}s")
+    return Retriever.load(where, config=config)
+
+
+def _note_pending(retriever):
+    m = retriever.store.manifest
+    if m.pending:
+        say(f"note: {m.pending:,} of {m.chunks:,} chunks are still being embedded; until then "
+            "they are found by their words only")
+    return retriever
+
+
+def open_answerer(args):
+    """The extractive answerer over `open_retriever(args)`, or the LLM one with `--llm-url`."""
+    from ..answering.answer import Answerer
+
+    answerer = Answerer(open_retriever(args))
+    if not getattr(args, "llm_url", None):
+        return answerer
+    from ..answering.llm import LLMAnswerer
+
+    return LLMAnswerer(answerer.retriever, url=args.llm_url, model=args.llm_model,
+                       api_key=os.environ.get("RAG_LLM_API_KEY") or None, fallback=answerer)

@@ -1,0 +1,55 @@
+"""`rag index`: build or update an index from files and folders.
+
+Does not: decide what changed or how to store it (`rag.indexing.build`).
+"""
+
+from __future__ import annotations
+
+import json
+
+from .common import index_arg, index_dir, json_arg, say
+
+
+def register(sub) -> None:
+    p = sub.add_parser("index", help="index files or folders (default: the seeds/ corpus)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help=".txt .md .html .pdf .jsonl files or folders")
+    index_arg(p)
+    p.add_argument("--add", action="store_true", help="keep the documents already indexed")
+    p.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivf", "ivf-sq8"),
+                   default="auto", help="FAISS index type (default auto: exact search up to "
+                   "50,000 chunks, then IVF)")
+    json_arg(p, "print a JSON report")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..indexing.build import build_index, default_corpus
+    from ..indexing.store import StoreConfig
+
+    paths = args.paths or [default_corpus()]
+    try:
+        report = build_index(paths, index_dir=index_dir(args), add=args.add,
+                             progress=not args.json, on_publish=_say_published,
+                             store_config=StoreConfig(index_type=args.index_type))
+    except KeyboardInterrupt:
+        say("interrupted: every finished batch of embeddings is kept; run the same "
+            "`rag index` again to go on from there")
+        return 130
+    if args.json:
+        print(json.dumps(report.__dict__, ensure_ascii=False))
+        return 0
+    state = "updated" if report.written else "unchanged"
+    print(f"{report.index_dir}: {state}, {report.documents} documents, {report.chunks} chunks "
+          f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.2f}s")
+    for label in ("added", "changed", "removed"):
+        if getattr(report, label):
+            print(f"  {label}: {', '.join(getattr(report, label))}")
+    return 0
+
+
+def _say_published(manifest) -> None:
+    """Tell the user a snapshot is searchable while embedding goes on."""
+    if manifest.pending:
+        done = manifest.chunks - manifest.pending
+        say(f"searchable now: {manifest.chunks:,} chunks by BM25, {done:,} of them by meaning "
+            f"too; embedding the other {manifest.pending:,} goes on")

@@ -1,0 +1,280 @@
+"""Build or update an index from files: ingest, chunk, embed what is new, store.
+
+Incremental by content: a document whose hash is unchanged keeps its chunks and vectors,
+and any chunk whose exact text was already embedded reuses its vector, so re-indexing an
+unchanged corpus loads no model and embeds nothing, adding one file embeds only that file,
+and a removed file's chunks disappear. A file whose size and modification time match the
+index's record is not even read again. An index built with another model or chunker is
+rebuilt from scratch; changing only the BM25 or FAISS settings, or upgrading an index written
+by an older format version, re-embeds nothing.
+
+Large collections: the chunks are written (metadata and BM25) and published before the
+model starts, so the collection is searchable by BM25 within seconds (chunks are packed by
+tiktoken first; the model's own input limit is checked right after that snapshot, and a
+document with a chunk over it is chunked again before anything is embedded); embedding then goes on
+batch by batch, every batch is kept in `rag.indexing.embcache` the moment it is made (an interrupted
+run resumes there), and a snapshot with what is embedded so far is published every
+`snapshot_every` seconds. Vectors are collected in a memory-mapped work file, never twice
+in memory.
+
+Does not: watch folders, or keep several versions of an index.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from ..errors import IndexMismatchError, IndexNotFoundError
+from ..parallel import map_ordered
+from ..reading.chunk import Chunk, ChunkConfig, chunk_document, fits_model
+from ..reading.ingest import Document, list_files, read_documents
+from . import swap
+from .embed import DEFAULT_MODEL, Embedder, get_embedder
+from .job import Job
+from .lexical import LexicalConfig, analyze, lexical_text
+from .store import (
+    FORMAT_VERSION,
+    IndexStore,
+    Manifest,
+    StoreConfig,
+    check_target,
+    open_index,
+    package_version,
+)
+
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_index_dir() -> Path:
+    """`$RAG_INDEX`, else `index/default` in the project checkout."""
+    return Path(os.environ.get("RAG_INDEX") or _ROOT / "index" / "default")
+
+
+def default_corpus() -> Path:
+    """`$RAG_CORPUS`, else the project's `seeds/` folder."""
+    return Path(os.environ.get("RAG_CORPUS") or _ROOT / "seeds")
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What one `build_index` call did."""
+
+    index_dir: str
+    documents: int
+    chunks: int
+    embedded: int
+    reused: int
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    written: bool
+    seconds: float
+
+
+def build_index(
+    paths: list[str | Path], *, index_dir: str | Path | None = None,
+    embedder: Embedder | None = None, chunk_config: ChunkConfig = ChunkConfig(),
+    store_config: StoreConfig = StoreConfig(), lexical_config: LexicalConfig = LexicalConfig(),
+    add: bool = False, progress: bool = False, snapshot_every: float | None = 30.0,
+    on_publish: Callable[[Manifest], None] | None = None,
+) -> BuildReport:
+    """Index the articles under `paths` into `index_dir`.
+
+    With `add=True` the documents already indexed stay and the new ones join them;
+    otherwise the index ends up holding exactly the documents under `paths`. While a large
+    collection is embedded, snapshots are published every `snapshot_every` seconds (None:
+    only at the end) and `on_publish` is called with each published manifest.
+
+    >>> build_index(["seeds/"])  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    index_dir = Path(index_dir) if index_dir else default_index_dir()
+    request = _Request(list(paths), index_dir, embedder or get_embedder(DEFAULT_MODEL),
+                       chunk_config, store_config, lexical_config, add, progress,
+                       snapshot_every, on_publish)
+    with swap.locked(index_dir):
+        swap.recover(index_dir)
+        check_target(index_dir)  # before any work, not after an hour of embedding
+        old = _open_compatible(index_dir, request.embedder, chunk_config)
+        try:
+            return _update(request, old, started)
+        finally:
+            if old is not None:
+                old.close()
+
+
+@dataclass(frozen=True)
+class _Request:
+    """The arguments of one `build_index` call, resolved."""
+
+    paths: list[str | Path]
+    index_dir: Path
+    embedder: Embedder
+    chunk_config: ChunkConfig
+    store_config: StoreConfig
+    lexical_config: LexicalConfig
+    add: bool
+    progress: bool
+    snapshot_every: float | None
+    on_publish: Callable[[Manifest], None] | None
+
+
+def _update(r: _Request, old: IndexStore | None, started: float) -> BuildReport:
+    """Read what changed since `old` (None: no index yet), then embed and publish it."""
+    files = list_files(r.paths)
+    known = old.files() if old is not None else {}  # sizes and times of the last run
+    stats = (known if r.add else {}) | _stats(files)  # new sizes win
+    sources = sorted({str(Path(p)) for p in r.paths}
+                     | (set(old.manifest.sources) if r.add and old else set()))
+    settled = old is not None and old.manifest.pending == 0 and _same_settings(
+        old.manifest, r.store_config, r.lexical_config, sources)
+    if settled and not r.add and known == stats:  # not a file touched: read none
+        return _report(r.index_dir, old.manifest, None, 0, _plan({}, {}), False, started)
+    documents = _read(r.paths, files, old, known, stats, r.add)
+    plan = _plan({d.id: d.hash for d in documents}, old.manifest.documents if old else {})
+    if settled and not any(plan.values()):
+        return _report(r.index_dir, old.manifest, None, 0, plan, False, started)
+    chunks, analyzed, fresh = _chunks(documents, old, r.chunk_config, r.lexical_config)
+    manifest = Manifest(
+        model=r.embedder.name, dimension=r.embedder.dimension, chunker=asdict(r.chunk_config),
+        store=asdict(r.store_config), documents={d.id: d.hash for d in documents},
+        sources=sources, chunks=len(chunks), lexical=asdict(r.lexical_config),
+        package_version=package_version())
+    job = Job(r.index_dir, manifest, documents, chunks, stats, r.store_config, r.embedder,
+              progress=r.progress, snapshot_every=r.snapshot_every, on_publish=r.on_publish,
+              analyzed=analyzed, check=lambda chunks, analyses: _within_model(
+                  fresh, chunks, analyses, r.embedder, r.chunk_config))
+    embedded = job.run(old)
+    manifest = replace(manifest, chunks=len(job.chunks))  # a few may have been re-cut
+    return _report(r.index_dir, manifest, len(documents), embedded, plan, True, started)
+
+
+def _report(index_dir, manifest, n_docs, embedded, plan, written, started) -> BuildReport:
+    return BuildReport(
+        index_dir=str(index_dir), documents=len(manifest.documents) if n_docs is None else n_docs,
+        chunks=manifest.chunks, embedded=embedded, reused=manifest.chunks - embedded,
+        added=tuple(plan["added"]), changed=tuple(plan["changed"]),
+        removed=tuple(plan["removed"]), written=written, seconds=time.perf_counter() - started,
+    )
+
+
+def _stats(files: list[Path]) -> dict[str, tuple[int, int]]:
+    out = {}
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:
+            continue  # reading it will say why
+        out[str(f)] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def _read(paths, files: list[Path], old: IndexStore | None, known, stats,
+          add: bool) -> list[Document]:
+    """The documents under `paths`; files unchanged since the last run come from the index."""
+    same = [f for f in map(str, files) if f in known and known[f] == stats.get(f)]
+    kept = old.documents_from(same) if old is not None and same else {}
+    documents = read_documents(list(paths), files=files, reuse=lambda f: kept.get(str(f)))
+    if add and old is not None:
+        fresh = {d.id for d in documents}
+        documents = [d for d in old.documents().values() if d.id not in fresh] + documents
+    return documents
+
+
+def _same_settings(m: Manifest, store: StoreConfig, lexical: LexicalConfig,
+                   sources: list[str]) -> bool:
+    """True when an index with manifest `m` needs no rewrite for these settings."""
+    return (m.format_version == FORMAT_VERSION and m.store == asdict(store)
+            and m.lexical == asdict(lexical) and m.sources == sources)
+
+
+def _open_compatible(index_dir: Path, embedder: Embedder, config: ChunkConfig) -> IndexStore | None:
+    """The existing index if its vectors can be reused, else None (a full rebuild)."""
+    try:
+        old = open_index(index_dir, upgrade=True)
+    except (IndexNotFoundError, IndexMismatchError):
+        return None
+    m = old.manifest
+    if m.model != embedder.name or m.dimension != embedder.dimension or m.chunker != asdict(config):
+        old.close()
+        return None
+    return old
+
+
+def _plan(new: dict[str, str], old: dict[str, str]) -> dict[str, list[str]]:
+    return {
+        "added": sorted(i for i in new if i not in old),
+        "changed": sorted(i for i in new if i in old and old[i] != new[i]),
+        "removed": sorted(i for i in old if i not in new),
+    }
+
+
+def _chunks(documents: list[Document], old: IndexStore | None, config: ChunkConfig,
+            lexical: LexicalConfig) -> tuple[list[Chunk], list, list[Document]]:
+    """All chunks in document order (an unchanged document keeps its old chunks), the BM25
+    analysis of each new chunk (None for the old ones), both made on every core, and the
+    documents chunked now. New chunks are packed by tiktoken only: `_within_model` checks the
+    model's own limit after the first snapshot is out (a quarter of the chunking time)."""
+    old_chunks: dict[str, list[Chunk]] = {}
+    old_hashes = old.manifest.documents if old is not None else {}
+    if old is not None:
+        for _, chunk in old.chunks():
+            old_chunks.setdefault(chunk.doc_id, []).append(chunk)
+    fresh = [d for d in documents if not (old_hashes.get(d.id) == d.hash and d.id in old_chunks)]
+    made = dict(zip((d.id for d in fresh), map_ordered(_chunk_one, fresh,
+                                                       state=(config, lexical))))
+    chunks: list[Chunk] = []
+    analyzed: list = []
+    for doc in documents:
+        if doc.id in made:
+            chunks += made[doc.id][0]
+            analyzed += made[doc.id][1]
+        else:
+            chunks += old_chunks[doc.id]
+            analyzed += [None] * len(old_chunks[doc.id])
+    return chunks, analyzed, fresh
+
+
+def _chunk_one(state, doc: Document) -> tuple[list[Chunk], list[tuple[str, str]]]:
+    config, lexical = state
+    chunks = chunk_document(doc, config=config)
+    return chunks, [analyze(lexical_text(c.text, doc.title, lexical), stem=lexical.stem)
+                    for c in chunks]
+
+
+def _within_model(fresh: list[Document], chunks: list[Chunk], analyzed: list,
+                  embedder: Embedder, config: ChunkConfig) -> tuple[list[Chunk], list] | None:
+    """None when every new chunk fits the model's input limit (the model would otherwise cut
+    it silently); else the chunks and analyses with each document that had a chunk over it
+    chunked again, the model counting its word pieces."""
+    by_doc: dict[str, list[Chunk]] = {}
+    for chunk in chunks:
+        by_doc.setdefault(chunk.doc_id, []).append(chunk)
+    state = (config, embedder.max_tokens, embedder.count_tokens)
+    redo = map_ordered(_recheck_one, [(d, by_doc[d.id]) for d in fresh], state=state)
+    redone = {d.id: r for d, r in zip(fresh, redo) if r is not None}
+    if not redone:
+        return None
+    out: list[Chunk] = []
+    out_analyzed: list = []
+    for chunk, a in zip(chunks, analyzed):
+        if chunk.doc_id not in redone:
+            out.append(chunk)
+            out_analyzed.append(a)
+        elif not out or out[-1].doc_id != chunk.doc_id:  # first chunk of a redone document
+            out += redone[chunk.doc_id]
+            out_analyzed += [None] * len(redone[chunk.doc_id])  # analysed by the BM25 build
+    return out, out_analyzed
+
+
+def _recheck_one(state, item: tuple[Document, list[Chunk]]) -> list[Chunk] | None:
+    config, limit, counter = state
+    doc, chunks = item
+    specials = (counter("") or 0) if counter is not None and limit is not None else 0
+    if all(fits_model(c.text, limit=limit, counter=counter, specials=specials) for c in chunks):
+        return None
+    return chunk_document(doc, config=config, model_limit=limit, model_counter=counter)

@@ -1,0 +1,268 @@
+"""Lexical signals: answer types, answering spans on seed sentences, figures, folding, terms."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SEEDS
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rag.answering.scoring import (
+    answer_type,
+    content_terms,
+    coverage,
+    figures,
+    focus_span,
+    missing_terms,
+    salient_terms,
+    stem,
+)
+from rag.reading.text import prefixes
+
+# Verbatim sentences of the seed articles (checked below, so they cannot drift).
+RUTTE = ("Stoltenberg is set to hand over the reins at the Western military alliance to former "
+         "Dutch Prime Minister Mark Rutte on Oct. 1 after a decade at the helm.")
+SPENDING = ("Stoltenberg admitted in the article that European countries must increase their "
+            "financial contributions to the security alliance, as the United States currently "
+            "accounts for almost 70 percent of NATO spending.")
+BORRELL = ("The European Union’s foreign policy chief Josep Borrell said Monday that “NATO cannot "
+           "be an ‘a la carte’ military alliance… depending on the humor of the president of the US.”")
+SENATE = ("The US Senate on Sunday took a step closer to passing a $95.3 billion foreign aid bill "
+          "with crucial assistance for Ukraine and Israel following a key vote to move the "
+          "package forward.")
+BORDER = "But even after this, Russia shares just 11% of its land border with NATO countries."
+AFGHANISTAN = ('He said some 1,000 European soldiers serving in Afghanistan had "paid the ultimate '
+               'price" in what was "a direct response" to the 9/11 attacks.')
+ERDOGAN = "It had also been previously vetoed by Turkey's Recep Tayyip Erdoğan."
+FINLAND = ("Following Finland's accession in\u00a0April 2023, NATO's land border with Russia more "
+           "than doubled.")
+
+
+
+def _seed_text() -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt")))
+
+
+@pytest.mark.parametrize("name", ["RUTTE", "SPENDING", "BORRELL", "SENATE", "BORDER",
+                                  "AFGHANISTAN", "ERDOGAN", "FINLAND", "TRUMP", "FRIENDS"])
+def test_the_known_answer_sentences_are_verbatim_in_the_seeds(name):
+    assert globals()[name] in _seed_text()
+
+
+# --- answer_type -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("question, kind", [
+    ("Who will succeed Stoltenberg?", "who"),
+    ("Whom did Trump criticise?", "who"),
+    ("Whose veto held up Sweden's bid?", "who"),
+    ("WHO leads NATO?", "who"),
+    ("Which leader blocked Sweden?", "who"),
+    ("When does he start?", "when"),
+    ("Since when has Finland been a member?", "when"),
+    ("In what year did allies agree on the target?", "when"),
+    ("On which day did the White House respond?", "when"),
+    ("How many countries belong to NATO?", "number"),
+    ("How much military aid has Germany given?", "number"),
+    ("What percentage of NATO spending does the US account for?", "number"),
+    ("What share of GDP do members spend?", "number"),
+    ("How long had Stoltenberg led NATO?", "number"),
+    ("Where is NATO headquartered?", "other"),
+    ("What did Borrell say NATO cannot be?", "other"),
+    ("Why did Hungary lift its veto?", "other"),
+    ("", "other"),
+])
+def test_answer_type(question, kind):
+    assert answer_type(question) == kind
+
+
+def test_a_number_question_wins_over_when_and_who():
+    assert answer_type("How many years passed between Crimea and the invasion, and when?") == "number"
+    assert answer_type("When did the man who leads NATO start?") == "when"
+
+
+# --- focus_span: known answers on seed sentences ------------------------------------------
+
+def _focus(sentence: str, question: str) -> str | None:
+    span = focus_span(sentence, answer_type(question), question)
+    return None if span is None else sentence[span[0]:span[1]]
+
+
+@pytest.mark.parametrize("sentence, question, expected", [
+    (RUTTE, "Who will succeed Stoltenberg?", "Mark Rutte"),
+    (RUTTE, "Who will succeed Stoltenberg as NATO Secretary General?", "Mark Rutte"),
+    (RUTTE, "When does Mark Rutte start?", "Oct. 1"),
+    (RUTTE, "When will Stoltenberg hand over the reins?", "Oct. 1"),
+    (SPENDING, "What percentage of NATO spending does the US account for?", "70 percent"),
+    (BORRELL, "Who is the European Union's top diplomat?", "Josep Borrell"),
+    (SENATE, "How large was the foreign aid bill the Senate advanced?", "$95.3 billion"),
+    (BORDER, "What percentage of its land border does Russia share with NATO?", "11%"),
+    (AFGHANISTAN, "How many European soldiers died in Afghanistan?", "1,000"),
+], ids=lambda v: v[:24] if isinstance(v, str) else None)
+def test_focus_span_known_answers(sentence, question, expected):
+    assert _focus(sentence, question) == expected
+
+
+TRUMP = ('NATO Secretary-General Jens Stoltenberg is "confident" the US will stay committed to '
+         "the military alliance after November's presidential election, despite Republican "
+         "frontrunner Donald Trump's threat to allies.")
+FRIENDS = ('"NATO is important for Europe but also for the United States. They have 31 friends '
+           "and allies, something Russia or China doesn't have at all,\" Stoltenberg, who is due "
+           "to step down as NATO chief in October, said.")
+
+
+@pytest.mark.parametrize("sentence, question, expected", [
+    (ERDOGAN, "Who had previously vetoed Stockholm's bid?", "Recep Tayyip Erdoğan"),
+    (TRUMP, "Who threatened the allies?", "Donald Trump"),
+], ids=["owner-before", "possessive-after"])
+def test_who_focus_is_the_name_without_possessives(sentence, question, expected):
+    """"Turkey's Recep Tayyip Erdoğan" answers 'who' with the person, not the country, and
+    "Donald Trump's threat" with "Donald Trump" (the focus also feeds follow-up rewrites:
+    "When does he start?" must not become "When does Donald Trump's start?")."""
+    assert _focus(sentence, question) == expected
+
+
+def test_a_name_does_not_run_across_a_sentence_end():
+    focus = _focus(FRIENDS, "Who has 31 friends and allies?")
+    assert focus is None or ". " not in focus, focus
+
+
+def test_when_focus_holds_the_whole_date_not_just_the_month():
+    """'in April 2023' must not stop at 'in April': the year is the answer's half."""
+    focus = _focus(FINLAND, "When did Finland join NATO?")
+    assert focus is not None and "April 2023" in focus.replace("\u00a0", " ")
+
+
+def test_number_focus_is_the_figure_of_the_counted_thing():
+    """'23 of NATO's 32 countries': NATO has 32 countries; 23 is how many meet the target."""
+    sentence = "This year 23 of NATO's 32 countries are expected to meet the spending target."
+    assert _focus(sentence, "How many countries does NATO have?") == "32"
+
+
+def test_who_focus_skips_the_name_the_question_already_gives():
+    sentence = "NATO Secretary-General Jens Stoltenberg met Dutch Prime Minister Mark Rutte."
+    assert _focus(sentence, "Who met Jens Stoltenberg?") == "Mark Rutte"
+
+
+def test_who_focus_strips_titles_and_needs_two_words():
+    assert _focus("The alliance chose former Dutch Prime Minister Mark Rutte.",
+                  "Who leads it?") == "Mark Rutte"
+    assert _focus("Sweden joined the alliance in March.", "Who joined?") is None
+
+
+@pytest.mark.parametrize("sentence, question", [
+    ("The bakery still sells a small loaf for under three pounds.", "Who runs the bakery?"),
+    ("The volcano erupted again, sending lava into the sky.", "When did the volcano erupt?"),
+    ("The federation doubled the prize fund of the tournament.", "How many players entered?"),
+    ("Geologists said the magma corridor had 3 branches.", "How many volcanoes erupted?"),
+])
+def test_no_focus_when_the_sentence_lacks_the_asked_kind(sentence, question):
+    assert _focus(sentence, question) is None
+
+
+def test_other_questions_have_no_focus():
+    assert focus_span(RUTTE, "other", "What happens on Oct. 1?") is None
+
+
+@given(st.text(max_size=200), st.sampled_from(["who", "when", "number", "other"]),
+       st.text(max_size=60))
+def test_a_focus_span_is_a_nonempty_range_inside_the_sentence(sentence, kind, question):
+    span = focus_span(sentence, kind, question)
+    if span is not None:
+        a, b = span
+        assert 0 <= a < b <= len(sentence)
+        assert sentence[a:b] == sentence[a:b].strip(" ,.")
+
+
+# --- figures -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sentence, expected", [
+    ("This year 23 of NATO's 32 countries are expected to meet the target.", [("32", "country")]),
+    ("The alliance now includes 31 countries after Finland joined.", [("31", "country")]),
+    ("NATO's policy has ensured peace for 75 years.", [("75", "year")]),
+    ("In 2024 countries agreed to spend more.", []),
+    ("Up from three in 2014.", []),
+    ("Nothing here counts anything.", []),
+])
+def test_figures(sentence, expected):
+    assert figures(sentence) == expected
+
+
+def test_figures_are_comparable_across_wordings():
+    a, = figures("The alliance now includes 31 countries.")
+    b, = figures("23 of NATO's 32 countries met it.")
+    assert a[1] == b[1] == "country" and a[0] != b[0]
+
+
+def test_a_day_of_the_month_is_not_a_figure():
+    """'November 13 officials' holds a date, not 13 officials: two sources dated differently
+    would otherwise be reported as disagreeing about a count of officials."""
+    assert figures("On November 13 officials met in Brussels.") == []
+
+
+# --- stem, content terms, coverage ----------------------------------------------
+
+def test_content_terms_weights_names_and_numbers_double():
+    assert content_terms("How many countries does NATO have in 2024?") == {
+        "country": 1.0, "nato": 2.0, "2024": 2.0}
+
+
+def test_content_terms_first_word_and_stop_words():
+    terms = content_terms("Finland joined NATO after the war")
+    assert terms == {"finland": 1.0, "join": 1.0, "nato": 2.0, "war": 1.0}
+    assert content_terms("What did he say about it?") == {}
+
+
+def test_content_terms_fold_accents_and_no_break_spaces():
+    assert content_terms("Did Turkey's Erdoğan veto it?") == content_terms(
+        "Did Turkey's Erdogan veto it?")
+    assert "south" in content_terms("a\u00a0South Carolina rally")
+
+
+def test_coverage_matches_across_accents_no_break_spaces_and_plurals():
+    assert coverage(content_terms("Who is Erdogan?"), "Recep Tayyip Erdoğan") == 1.0
+    assert coverage(content_terms("the South Carolina rally"), "told a\u00a0South Carolina rally") == 1.0
+    assert coverage(content_terms("How many countries spend?"), "32 country spending") == 1.0
+    assert coverage({}, "anything") == 0.0
+    assert coverage(content_terms("Is NATO at the volcano?"), "NATO met") == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("word, expected", [
+    ("countries", "country"), ("spending", "spend"), ("joined", "join"), ("ceremonies", "ceremony"),
+    ("bus", "bus"), ("is", "is"),
+])
+def test_stem(word, expected):
+    assert stem(word) == expected
+
+
+def test_a_possessive_matches_the_bare_name():
+    """"Rutte's job" must match a sentence naming Rutte: stem drops "'s", not just the "s"."""
+    assert stem("rutte's") == "rutte"
+    assert coverage(content_terms("What was Mark Rutte's job?"),
+                    "Mark Rutte held the job of prime minister") == 1.0
+
+
+# --- salient and missing terms -----------------------------------------------------------------
+
+def test_salient_terms_are_names_and_numbers_but_not_years():
+    assert salient_terms("Did Erdoğan meet Rutte in 2016 about F-16 jets and 2%?") == [
+        "erdogan", "rutte", "f-16", "2%"]
+    assert salient_terms("How many submarines does Norway operate?") == ["norway"]
+    assert salient_terms("Norway operates submarines") == []  # the first word is not a name
+    assert salient_terms("What did NATO's chief say?") == ["nato"]
+    assert salient_terms("What happened in 1999 and 2024?") == []
+
+
+def test_missing_terms():
+    vocabulary = prefixes("NATO allies met in Brussels; F-35 jets and 16 tanks; Erdoğan spoke.")
+    assert missing_terms("How many submarines does Norway operate?", vocabulary) == ["norway"]
+    assert missing_terms("Did Erdogan speak in Brussels?", vocabulary) == []
+    assert missing_terms("How many F-16 jets did NATO send?", vocabulary) == []  # f and 16 both occur
+    assert missing_terms("How many F-22 jets did NATO send?", vocabulary) == ["f-22"]
+    assert missing_terms("What did NATO say in 1999?", vocabulary) == []  # years are skipped
+
+
+def test_missing_terms_compare_five_letter_prefixes():
+    vocabulary = prefixes("Norwegian fjords")
+    assert "norwe" in vocabulary
+    assert missing_terms("Did Norway agree?", vocabulary) == ["norway"]
+    assert missing_terms("Did Norwegians agree?", vocabulary) == []

@@ -1,0 +1,280 @@
+"""The `rag` command, run in-process with the fake embedder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ARTICLES, write_corpus
+
+import rag.indexing.build
+import rag.indexing.embed
+import rag.search.retrieve
+from rag.cli import main
+from rag.indexing.store import FORMAT_VERSION
+
+
+@pytest.fixture(autouse=True)
+def fake_model(monkeypatch, fake_embedder):
+    """Every place the CLI's library code looks up an embedder gets the fake one."""
+    def get_embedder(model=None):
+        return fake_embedder
+
+    for module in (rag.indexing.build, rag.search.retrieve, rag.indexing.embed):
+        monkeypatch.setattr(module, "get_embedder", get_embedder)
+    return fake_embedder
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def index(tmp_path, corpus, capsys) -> Path:
+    path = tmp_path / "index"
+    code, _, err = run(capsys, "index", corpus, "--index", path)
+    assert code == 0, err
+    return path
+
+
+def assert_one_line_error(code: int, out: str, err: str, *, mentions: str = "") -> None:
+    lines = err.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert code == 1
+    assert out == ""
+    assert len(errors) == 1, err
+    assert "Traceback" not in err
+    assert all(line.startswith(("error: ", "note: ")) for line in lines), err
+    assert mentions in errors[0]
+
+
+# --- index, search, info -----------------------------------------------------------------
+
+def test_index_reports_what_it_did(tmp_path, corpus, capsys, fake_model):
+    code, out, err = run(capsys, "index", corpus, "--index", tmp_path / "idx")
+    assert code == 0, err
+    assert "updated, 3 documents" in out
+    assert "added: bakery, chess, volcano" in out
+    fake_model.texts.clear()
+    code, out, _ = run(capsys, "index", corpus, "--index", tmp_path / "idx")
+    assert code == 0
+    assert "unchanged" in out and "0 embedded" in out
+    assert fake_model.embedded == 0
+
+
+def test_index_json_report(tmp_path, corpus, capsys):
+    code, out, _ = run(capsys, "index", corpus, "--index", tmp_path / "idx", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["documents"] == 3 and report["written"] is True
+    assert report["embedded"] == report["chunks"]
+
+
+def test_index_add_keeps_old_documents(tmp_path, index, capsys):
+    extra = write_corpus(tmp_path / "extra", {"orchid.txt": (
+        "Rare orchid found\n\nBotanists found a rare orchid in an alpine meadow above the "
+        "glacier for the first time in eighty years.\n")})
+    code, out, _ = run(capsys, "index", extra, "--index", index, "--add", "--json")
+    assert code == 0
+    assert json.loads(out)["documents"] == 4
+
+
+def test_search_json_has_the_documented_passage_fields(index, capsys, corpus):
+    code, out, err = run(capsys, "search", "Where is the lava flowing from the volcano?",
+                         "--json", "--index", index, "-k", 2)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["question"] == "Where is the lava flowing from the volcano?"
+    assert len(data["passages"]) == 2
+    first = data["passages"][0]
+    for key in ("rank", "score", "text", "doc_id", "title", "date", "source", "start", "end"):
+        assert key in first
+    assert first["rank"] == 1 and first["doc_id"] == "volcano"
+    assert first["title"] == "Volcano erupts near the village of Grindavik"
+    assert first["source"] == str(corpus / "volcano.txt")
+    text = Path(first["source"]).read_text(encoding="utf-8")
+    assert text[first["start"]:first["end"]] == first["text"]
+    assert isinstance(first["score"], float)
+
+
+def test_search_plain_text_for_people(index, capsys):
+    code, out, _ = run(capsys, "search", "sourdough bakery", "--index", index, "-k", 1)
+    assert code == 0
+    assert out.startswith("[1] ")
+    assert "A bakery revives sourdough traditions" in out
+    assert "bakery.txt:" in out
+    assert "[2]" not in out
+
+
+def test_search_uses_rag_index_from_the_environment(index, capsys, monkeypatch):
+    monkeypatch.setenv("RAG_INDEX", str(index))
+    code, out, _ = run(capsys, "search", "chess championship", "--json")
+    assert code == 0
+    assert json.loads(out)["passages"][0]["doc_id"] == "chess"
+
+
+def test_info_json(index, capsys):
+    code, out, _ = run(capsys, "info", "--json", "--index", index)
+    assert code == 0
+    info = json.loads(out)
+    assert info["documents"] == 3
+    assert info["chunks"] >= 3
+    assert info["model"] == "fake-hash"
+    assert info["dimension"] == 64
+    assert (info["index_type"], info["faiss"], info["pending"]) == ("auto", "flat", 0)
+    assert info["size_bytes"] == sum(f.stat().st_size for f in index.rglob("*") if f.is_file())
+    assert info["index"] == str(index)
+
+
+def test_info_plain_text(index, capsys):
+    code, out, _ = run(capsys, "info", "--index", index)
+    assert code == 0
+    assert "documents: 3" in out
+    assert "size on disk:" in out and "MB" in out
+
+
+def test_search_without_an_index_builds_the_default_one_first(tmp_path, capsys, monkeypatch,
+                                                              private_index):
+    small = write_corpus(tmp_path / "small", {"chess.txt": ARTICLES["chess.txt"]})
+    monkeypatch.setenv("RAG_CORPUS", str(small))
+    code, out, err = run(capsys, "search", "Who won the chess championship?", "--json")
+    assert code == 0, err
+    assert "no index" in err and "building it from" in err and str(small) in err
+    assert json.loads(out)["passages"][0]["doc_id"] == "chess"
+    assert (private_index / "manifest.json").exists()
+    code, _, err = run(capsys, "search", "chess", "--json")
+    assert code == 0 and "building" not in err
+
+
+def test_index_without_paths_indexes_the_default_corpus(tmp_path, capsys, monkeypatch,
+                                                        private_index):
+    small = write_corpus(tmp_path / "small", {"bakery.txt": ARTICLES["bakery.txt"]})
+    monkeypatch.setenv("RAG_CORPUS", str(small))
+    code, out, _ = run(capsys, "index", "--json")
+    assert code == 0
+    assert json.loads(out)["index_dir"] == str(private_index)
+    assert json.loads(out)["documents"] == 1
+
+
+def test_skipped_files_become_note_lines(tmp_path, corpus, capsys):
+    (corpus / "empty.txt").write_text("")
+    code, _, err = run(capsys, "index", corpus, "--index", tmp_path / "idx")
+    assert code == 0
+    assert any(line.startswith("note: ") and "empty.txt" in line for line in err.splitlines())
+    assert "Traceback" not in err
+
+
+# --- errors: one line, exit 1, no traceback ----------------------------------------------
+
+def test_error_nonexistent_path(tmp_path, capsys):
+    assert_one_line_error(*run(capsys, "index", tmp_path / "nope", "--index", tmp_path / "i"),
+                          mentions="nope")
+
+
+def test_error_empty_folder(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(*run(capsys, "index", tmp_path / "empty", "--index", tmp_path / "i"),
+                          mentions="empty")
+
+
+@pytest.mark.parametrize("k", ["0", "-1"])
+def test_error_bad_k(index, capsys, k):
+    assert_one_line_error(*run(capsys, "search", "volcano", "-k", k, "--index", index),
+                          mentions="k must be")
+
+
+@pytest.mark.parametrize("question", ["", "   "])
+def test_error_empty_question(index, capsys, question):
+    assert_one_line_error(*run(capsys, "search", question, "--index", index),
+                          mentions="question")
+
+
+def test_error_empty_question_builds_nothing(capsys, private_index):
+    assert_one_line_error(*run(capsys, "search", " ", "--json"), mentions="question")
+    assert not private_index.exists()
+
+
+@pytest.mark.parametrize("command", [["search", "volcano"], ["info"]])
+def test_error_missing_index_dir_names_the_rebuild_command(tmp_path, capsys, command):
+    assert_one_line_error(*run(capsys, *command, "--index", tmp_path / "missing"),
+                          mentions="rag index")
+
+
+DAMAGE = {
+    "manifest garbage": lambda p: (p / "manifest.json").write_text("{garbage"),
+    "manifest not an object": lambda p: (p / "manifest.json").write_text("[]"),
+    "other format version": lambda p: (p / "manifest.json").write_text(
+        (p / "manifest.json").read_text().replace(f'"format_version": {FORMAT_VERSION}',
+                                                  '"format_version": 9')),
+    "vectors missing": lambda p: (p / "vectors.npy").unlink(),
+    "database garbage": lambda p: (p / "meta.sqlite").write_bytes(b"not sqlite" * 500),
+    "faiss garbage": lambda p: (p / "faiss.index").write_bytes(b"not faiss" * 500),
+}
+
+
+@pytest.mark.parametrize("command", ["search", "info"])
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_error_damaged_index(index, capsys, damage, command):
+    DAMAGE[damage](index)
+    argv = ["search", "volcano"] if command == "search" else ["info"]
+    result = run(capsys, *argv, "--index", index)
+    if command == "info" and damage in ("database garbage", "faiss garbage"):
+        return _info_of_damaged_data(result)
+    assert_one_line_error(*result)
+
+
+def _info_of_damaged_data(result) -> None:
+    """`info` reads only the manifest, so it may describe an index whose data is damaged;
+    what it must never do is crash."""
+    code, out, err = result
+    assert "Traceback" not in err
+    if code != 0:
+        assert_one_line_error(code, out, err)
+
+
+def test_error_index_into_a_folder_that_is_not_an_index(tmp_path, corpus, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("years of work")
+    assert_one_line_error(*run(capsys, "index", corpus, "--index", mine),
+                          mentions="not a verbatim index")
+    assert (mine / "thesis.txt").read_text() == "years of work"
+    assert sorted(p.name for p in mine.iterdir()) == ["thesis.txt"]
+
+
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("index", "search", "info"):
+        assert command in out
+
+
+def test_index_says_when_it_is_searchable_and_search_notes_what_is_not_embedded(
+        tmp_path, capsys, fake_model, monkeypatch):
+    from test_job import _article
+
+    from rag.indexing.job import EARLY_SNAPSHOT_CHUNKS
+
+    corpus = write_corpus(tmp_path / "big", {f"r{i:04d}.txt": _article(i)
+                                             for i in range(EARLY_SNAPSHOT_CHUNKS + 10)})
+    real_embed = type(fake_model)._embed
+
+    def interrupted(self, texts):  # Ctrl-C once the BM25 snapshot is out
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(type(fake_model), "_embed", interrupted)
+    code, _, err = run(capsys, "index", corpus, "--index", tmp_path / "index")
+    assert code == 130
+    assert "searchable now: 266 chunks by BM25, 0 of them by meaning" in err
+    assert "run the same `rag index` again" in err
+    monkeypatch.setattr(type(fake_model), "_embed", real_embed)
+    code, out, err = run(capsys, "search", "tag265 survey", "--index", tmp_path / "index")
+    assert code == 0 and "r0265" in out
+    assert "266 of 266 chunks are still being embedded" in err
+    code, out, err = run(capsys, "index", corpus, "--index", tmp_path / "index")
+    assert code == 0 and "266 chunks (266 embedded, 0 reused)" in out

