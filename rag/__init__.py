@@ -8,6 +8,7 @@ sentence-transformers, faiss, onnxruntime) load only when a model or an index is
 used, so `import rag` stays fast.
 """
 
+from . import offline  # noqa: F401  (first: nothing imported after it may call home)
 from .answering.answer import Answer as Answer
 from .answering.answer import Answerer as Answerer
 from .answering.answer import Citation as Citation

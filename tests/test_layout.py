@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Stage of each unit: a subpackage of rag, a top-level module of rag, or the ui package.
 LEVEL = {
-    "rag.errors": 0, "rag.parallel": 0,
+    "rag.errors": 0, "rag.parallel": 0, "rag.offline": 0,
     "rag.reading": 1,
     "rag.indexing": 2,
     "rag.search": 3,
