@@ -1,43 +1,43 @@
-"""Optional answers written by a language model, kept only where their quotes check out.
+"""Optional answers whose quotes an LLM chooses: only verified quotes are ever shown.
 
-`LLMAnswerer(retriever, url=..., model=...)` talks to any OpenAI-compatible chat
-endpoint (Ollama, llama.cpp's server, vLLM, OpenAI) with the standard library's HTTP
-client. The prompt gives the retrieved passages as numbered data, says to ignore any
-instructions inside them, and asks for sentences that end in `[n: "exact quote"]`.
+`LLMAnswerer(retriever, url=..., model=...)` talks to any OpenAI-compatible chat endpoint
+(Ollama, llama.cpp's server, vLLM, OpenAI) through `rag.answering.chatclient`, within one
+total deadline. The prompt gives the retrieved passages as numbered data, says to ignore
+any instructions inside them, and asks for sentences that end in `[n: "exact quote"]`.
 
-Every quote in the reply is looked up in the passage it cites (`rag.answering.quotes.find_quote`)
-and becomes a `Citation` at the document's exact offsets, so the invariant of
-`rag.answering.answer` holds: `document.text[start:end] == quote`, inside the cited passage. A
-sentence without a verified quote is marked "(unsupported)"; a citation of a passage
-that was not given is dropped; both are reported in `Answer.notes`. A model that says the
-passages lack the answer gives the usual refusal. An endpoint that is unreachable, slow,
-failing or answering garbage, and a reply with no verified quote at all, give the
-extractive answer with a note saying why.
+The model's role is choosing and ordering quotes, never wording the answer. Every quote in
+the reply is looked up in the passage it cites (`rag.answering.quotes.find_quote`), widened
+to the whole sentences it lies in, and becomes a `Citation` at the document's exact offsets
+(the quoted words are its `focus`), so the invariant of `rag.answering.answer` holds:
+`document.text[start:end] == quote`, inside the cited passage. The answer's text is those
+quotes, each with its [n], in the model's order; the model's own words appear only where
+they are themselves a verbatim quote. A sentence of the reply with no verified quote is
+left out (counted in `Answer.notes`, never repeated), so a made-up claim wrapped around a
+real quote shows only the quote. A model that says the passages lack the answer gives the
+usual refusal. An endpoint that is unreachable, slow, failing or answering garbage, and a
+reply with no verified quote at all, give the extractive answer with a note saying why.
 
 Does not: send the conversation to the model (follow-ups are rewritten into a standalone
-question first, as the extractive answerer does), retry, or cache replies.
+question first, as the extractive answerer does), retry, cache replies, or judge whether a
+model's sentence says what its quote says (its sentence is never shown, only the quote).
 """
 
 from __future__ import annotations
 
-import http.client
-import json
-import socket
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 from ..errors import InputError, LLMError
+from ..reading.chunk import sentences
 from ..reading.ingest import Document
 from ..search.retrieve import Passage, Retriever, check_k
 from . import quotes, scoring
 from .answer import REFUSAL, Answer, Answerer, Citation, verified
+from .chatclient import ChatClient, endpoint
 from .rewrite import rewrite
 
-UNSUPPORTED = "(unsupported)"
+NOT_USED = "LLM answer not used: "
 
 SYSTEM_PROMPT = """\
 You answer questions using only the numbered passages in the user's message.
@@ -66,153 +66,37 @@ def _line(text: str) -> str:
     return " ".join(text.split())
 
 
-def endpoint(url: str) -> str:
-    """The chat-completions URL for a server or API base URL.
+@dataclass(frozen=True)
+class LLMConfig:
+    """The operator's LLM settings: the endpoint, the model names a page may choose among,
+    the API key (never shown) and the total deadline of one request, in seconds.
 
-    >>> endpoint("http://localhost:11434/v1")
-    'http://localhost:11434/v1/chat/completions'
+    >>> LLMConfig("http://localhost:11434/v1", models=("qwen2.5:3b",)).model(None)
+    'qwen2.5:3b'
     """
-    parts = urllib.parse.urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InputError(f"the LLM URL must start with http:// or https:// (got {url!r}); "
-                         "for example --llm-url http://localhost:11434/v1")
-    path = parts.path.rstrip("/")
-    if not path.endswith("/chat/completions"):
-        path += "/chat/completions" if path.endswith("/v1") else "/v1/chat/completions"
-    return urllib.parse.urlunsplit(parts._replace(path=path))
 
+    url: str
+    models: tuple[str, ...] = ()
+    api_key: str | None = field(default=None, repr=False)
+    timeout: float = 60.0
 
-class ChatClient:
-    """A minimal OpenAI chat-completions client: one POST, plain or streamed (SSE)."""
+    def __post_init__(self):
+        endpoint(self.url)  # an InputError that says how to write it
+        object.__setattr__(self, "models", tuple(m.strip() for m in self.models if m.strip()))
+        if isinstance(self.timeout, bool) or not isinstance(self.timeout, int | float) \
+                or self.timeout <= 0:
+            raise InputError(f"the LLM timeout must be a positive number of seconds "
+                             f"(got {self.timeout!r}); for example --llm-timeout 60")
 
-    def __init__(self, url: str, *, model: str | None = None, api_key: str | None = None,
-                 timeout: float = 60.0, max_tokens: int = 512):
-        if not timeout or timeout <= 0:
-            raise InputError(f"the LLM timeout must be a positive number of seconds (got {timeout!r})")
-        self.url = endpoint(url)
-        self.model, self.api_key, self.timeout, self.max_tokens = model, api_key, timeout, max_tokens
-
-    def complete(self, messages: list[dict]) -> str:
-        """The reply's text; raises LLMError on any failure."""
-        with self._errors(), self._post(messages, stream=False) as response:
-            return _content(_json(response.read()))
-
-    def stream(self, messages: list[dict]) -> Iterator[str]:
-        """The reply's text deltas as they arrive; raises LLMError on any failure."""
-        with self._errors(), self._post(messages, stream=True) as response:
-            if "event-stream" not in (response.headers.get("Content-Type") or ""):
-                yield _content(_json(response.read()))  # a server that ignored "stream"
-                return
-            yield from _sse_deltas(response)
-
-    def _post(self, messages: list[dict], *, stream: bool):
-        body = {"messages": messages, "temperature": 0, "max_tokens": self.max_tokens,
-                "stream": stream}
-        if self.model:
-            body["model"] = self.model
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url, data=json.dumps(body).encode("utf-8"),
-                                         headers=headers, method="POST")
-        return urllib.request.urlopen(request, timeout=self.timeout)
-
-    def _errors(self):
-        return _ErrorsAsLLMError(self.url, self.timeout)
-
-
-class _ErrorsAsLLMError:
-    """Turns every way an HTTP exchange can fail into one LLMError with a clear message."""
-
-    def __init__(self, url: str, timeout: float):
-        self.url, self.timeout = url, timeout
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, tb):
-        if not isinstance(error, (OSError, http.client.HTTPException)):
-            return False  # no error, an LLMError already, or a bug that should show
-        raise LLMError(self._message(error)) from error
-
-    def _message(self, e: BaseException) -> str:
-        if isinstance(e, urllib.error.HTTPError):
-            hint = {401: "; check RAG_LLM_API_KEY", 403: "; check RAG_LLM_API_KEY",
-                    404: "; check --llm-url and --llm-model"}.get(e.code, "")
-            return f"{self.url} answered HTTP {e.code} {e.reason}: {_error_text(e)}{hint}"
-        reason = e.reason if isinstance(e, urllib.error.URLError) else e
-        if isinstance(reason, (TimeoutError, socket.timeout)):
-            return f"{self.url} did not answer within {self.timeout:g} s"
-        if isinstance(reason, ConnectionRefusedError):
-            return f"could not connect to {self.url} (connection refused); is the server running?"
-        if isinstance(reason, (OSError, http.client.HTTPException)) and str(reason):
-            return f"could not talk to {self.url}: {reason}"
-        return f"could not talk to {self.url}: {type(e).__name__}"
-
-
-def _error_text(e: urllib.error.HTTPError) -> str:
-    try:
-        raw = e.read(2000).decode("utf-8", "replace")
-    except (OSError, http.client.HTTPException):
-        return "(no body)"
-    try:
-        err = json.loads(raw).get("error", raw)
-        raw = err.get("message", str(err)) if isinstance(err, dict) else str(err)
-    except (ValueError, AttributeError):
-        pass
-    return " ".join(raw.split())[:200] or "(no body)"
-
-
-def _json(raw: bytes) -> dict:
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise LLMError(f"the LLM endpoint sent malformed JSON: {_snippet(raw)}") from e
-    if not isinstance(data, dict):
-        raise LLMError(f"the LLM endpoint sent JSON that is not an object: {_snippet(raw)}")
-    if "error" in data:
-        err = data["error"]
-        raise LLMError(f"the LLM endpoint reported an error: "
-                       f"{err.get('message', err) if isinstance(err, dict) else err}")
-    return data
-
-
-def _snippet(raw: bytes) -> str:
-    text = " ".join(raw.decode("utf-8", "replace").split())
-    return repr(text[:80] + ("..." if len(text) > 80 else ""))
-
-
-def _content(data: dict, *, key: str = "message") -> str:
-    """The text of the first choice: `choices[0][key]["content"]` (or legacy `text`)."""
-    try:
-        choice = data["choices"][0]
-        text = (choice.get(key) or {}).get("content") if key in choice else choice.get("text")
-    except (KeyError, IndexError, TypeError, AttributeError) as e:
-        raise LLMError(f"the LLM endpoint's reply has no choices[0].{key}.content: "
-                       f"{_snippet(json.dumps(data).encode())}") from e
-    if text is not None and not isinstance(text, str):
-        raise LLMError(f"the LLM endpoint's reply content is not text: {_snippet(repr(text).encode())}")
-    return text or ""
-
-
-def _sse_deltas(response) -> Iterator[str]:
-    """The content deltas of a server-sent-events chat stream, up to `data: [DONE]`."""
-    for raw in response:
-        try:
-            line = raw.decode("utf-8").strip()
-        except UnicodeDecodeError as e:
-            raise LLMError(f"the LLM stream is not UTF-8: {_snippet(raw)}") from e
-        if not line.startswith("data:"):
-            continue  # blank separators, comments, "event:" and "id:" lines
-        data = line[5:].strip()
-        if data == "[DONE]":
-            return
-        chunk = _json(data.encode("utf-8"))
-        if chunk.get("choices") == []:
-            continue  # a usage-only chunk
-        text = _content(chunk, key="delta")
-        if text:
-            yield text
+    def model(self, name: str | None) -> str | None:
+        """The configured model called `name` (None or empty: the first one, if any)."""
+        name = (name or "").strip()
+        if not name:
+            return self.models[0] if self.models else None
+        if name not in self.models:
+            offered = ", ".join(self.models) or "only the server's default model"
+            raise InputError(f"unknown LLM model {name[:60]!r}; this page offers {offered}")
+        return name
 
 
 @dataclass(frozen=True)
@@ -230,21 +114,26 @@ class _Asked:
 
 
 class LLMAnswerer:
-    """Answers with an LLM's sentences, each kept only with a verified quote of its source.
+    """Answers with the verified quotes an LLM chooses from the retrieved passages.
+
+    `timeout` bounds each request in total (connect and every read together). With
+    `on_error`, the endpoint's own error messages go there (a server's log) and answers say
+    only that the LLM failed, without its URL or what it answered.
 
     >>> llm = LLMAnswerer(Retriever.load("index/default"), url="http://localhost:11434/v1",
     ...                   model="qwen2.5:3b")  # doctest: +SKIP
     >>> llm.ask("Who will succeed Stoltenberg?").text  # doctest: +SKIP
-    'Mark Rutte will succeed Jens Stoltenberg [1].'
+    'Mark Rutte will succeed Jens Stoltenberg as NATO Secretary General. [1]'
     """
 
     def __init__(self, retriever: Retriever, *, url: str, model: str | None = None,
                  api_key: str | None = None, timeout: float = 60.0, max_tokens: int = 512,
-                 fallback: Answerer | None = None):
+                 fallback: Answerer | None = None, on_error: Callable[[str], None] | None = None):
         self.retriever = retriever
         self.client = ChatClient(url, model=model, api_key=api_key, timeout=timeout,
                                  max_tokens=max_tokens)
         self.fallback = fallback or Answerer(retriever)
+        self.on_error = on_error
 
     def ask(self, question: str, *, history: Sequence[str | Answer] = (), k: int | None = None) -> Answer:
         """Answer `question` (history and k as in `Answerer.ask`); never raises LLMError."""
@@ -252,14 +141,15 @@ class LLMAnswerer:
         try:
             reply = self.client.complete(build_messages(asked.standalone, asked.passages))
         except LLMError as e:
-            return self._fall_back(asked, str(e))
+            return self._failed(asked, e)
         return self._answer(asked, reply)
 
     def stream(self, question: str, *, history: Sequence[str | Answer] = (),
                k: int | None = None) -> Iterator[str | Answer]:
         """Yield the reply's raw text deltas as they arrive, then the verified `Answer`.
 
-        The deltas are unchecked, for showing progress only; the final Answer replaces them.
+        The deltas are unchecked model text: count them to show progress, never show them
+        as an answer. The final Answer is what may be shown.
         """
         asked = self._retrieve(question, history, k)
         parts: list[str] = []
@@ -268,7 +158,7 @@ class LLMAnswerer:
                 parts.append(delta)
                 yield delta
         except LLMError as e:
-            yield self._fall_back(asked, str(e))
+            yield self._failed(asked, e)
             return
         yield self._answer(asked, "".join(parts))
 
@@ -282,59 +172,74 @@ class LLMAnswerer:
         return _Asked(question, history, k, standalone, passages, docs, started,
                       time.perf_counter())
 
+    def _failed(self, asked: _Asked, e: LLMError) -> Answer:
+        if self.on_error is None:
+            return self._fall_back(asked, str(e))
+        self.on_error(str(e))
+        return self._fall_back(asked, f"the LLM server failed or did not answer within "
+                                      f"{self.client.timeout:g} s")
+
     def _fall_back(self, asked: _Asked, why: str, notes: Sequence[str] = ()) -> Answer:
         answer = self.fallback.ask(asked.question, history=asked.history, k=asked.k)
-        note = f"LLM answer not used: {why}; showing the extractive answer instead"
+        note = f"{NOT_USED}{why}; showing the extractive answer instead"
         return replace(answer, notes=(note, *notes, *answer.notes))
 
     def _answer(self, asked: _Asked, reply: str) -> Answer:
-        """The verified answer from the model's reply, a refusal, or the extractive answer."""
+        """The verified quotes of the model's reply, a refusal, or the extractive answer."""
         if not reply.strip():
             return self._fall_back(asked, "the model sent an empty reply")
-        sentences = quotes.parse_reply(reply)
         notes: list[str] = []
-        citations, keys = self._cite(asked, sentences, notes)
+        sentences = quotes.parse_reply(reply)
+        citations, supported = self._cite(asked, sentences, notes)
         if not citations:
             if quotes.is_refusal(reply):
                 return self._done(asked, Answer(asked.question, asked.standalone, REFUSAL, True, (),
                                                 asked.passages[:3], self._score(asked), tuple(notes)))
             return self._fall_back(asked, "no quote in the model's reply could be verified", notes)
-        numbers = {(c.doc_id, c.start, c.end): c.n for c in citations}
-        rendered = []
-        for s, ref_keys in zip(sentences, keys):
-            marks = {i: numbers.get(key) for i, key in enumerate(ref_keys)}
-            if s.is_claim and not any(marks.values()):
-                notes.append(f"no verified quote for \"{_short(s.plain)}\": marked {UNSUPPORTED}")
-                rendered.append(s.render(marks, unsupported=UNSUPPORTED))
-            else:
-                rendered.append(s.render(marks))
-        answer = Answer(asked.question, asked.standalone, " ".join(rendered), False,
-                        tuple(citations), asked.passages, self._score(asked), tuple(notes))
+        left_out = sum(s.is_claim and not ok for s, ok in zip(sentences, supported))
+        if left_out:
+            notes.append(f"{left_out} sentence(s) of the model's reply had no verified quote "
+                         "and were left out")
+        text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+        answer = Answer(asked.question, asked.standalone, text, False, tuple(citations),
+                        asked.passages, self._score(asked), tuple(notes))
         return self._done(asked, answer)
 
     def _cite(self, asked: _Asked, sentences: list[quotes.Sentence], notes: list[str]):
-        """Verified citations in order of appearance, and per sentence each ref's key."""
+        """Verified citations in the reply's order, and per sentence whether it had one."""
         kind = scoring.answer_type(asked.standalone)
         found: dict[tuple, Citation] = {}
         keys: list[list[tuple | None]] = []
         for s in sentences:
-            keys.append([self._locate(asked, ref, kind, found, notes) for ref in s.refs])
+            refs = s.refs or self._verbatim(asked, s)
+            keys.append([self._locate(asked, ref, kind, found, notes) for ref in refs])
         good = verified(list(found.values()), asked.docs, asked.passages)
         kept = {(c.doc_id, c.start, c.end) for c in good}
-        return good, [[k if k in kept else None for k in row] for row in keys]
+        return good, [any(k in kept for k in row) for row in keys]
+
+    @staticmethod
+    def _verbatim(asked: _Asked, s: quotes.Sentence) -> tuple[quotes.Ref, ...]:
+        """A sentence without a citation that is itself a quote of a passage: its Ref."""
+        if not s.is_claim:
+            return ()
+        for i, p in enumerate(asked.passages, start=1):
+            if quotes.find_quote(s.plain, asked.docs[p.doc_id].text, p.start, p.end):
+                return (quotes.Ref(i, s.plain),)
+        return ()
 
     def _locate(self, asked: _Asked, ref: quotes.Ref, kind, found: dict, notes: list[str]):
-        """The (doc, start, end) key of the citation `ref` verifies, or None with a note."""
+        """The (doc, start, end) key of the citation `ref` verifies, or None with a note.
+
+        Notes never repeat the model's text: a made-up quote is not shown anywhere.
+        """
         given = len(asked.passages)
         if not 1 <= ref.n <= given:
             notes.append(f"the reply cited passage [{ref.n}], but only passages [1]-[{given}] "
                          f"were given: citation dropped")
             return None
-        if not ref.quote:
-            notes.append(f"a citation of passage [{ref.n}] came without a quote: not used")
-            return None
-        if not quotes.usable(ref.quote):
-            notes.append(f"the quote \"{_short(ref.quote)}\" is too short to support anything: not used")
+        if not ref.quote or not quotes.usable(ref.quote):
+            notes.append(f"a citation of passage [{ref.n}] came without a quote of a content "
+                         "word: not used")
             return None
         p = asked.passages[ref.n - 1]
         text = asked.docs[p.doc_id].text
@@ -343,12 +248,15 @@ class LLMAnswerer:
             elsewhere = [i for i, o in enumerate(asked.passages, start=1) if i != ref.n and
                          quotes.find_quote(ref.quote, asked.docs[o.doc_id].text, o.start, o.end)]
             where = f" (it is in passage [{elsewhere[0]}])" if elsewhere else ""
-            notes.append(f"the quote \"{_short(ref.quote)}\" is not in passage [{ref.n}]{where}: "
+            notes.append(f"a quote cited as passage [{ref.n}] is not in that passage{where}: "
                          "not used")
             return None
-        key = (p.doc_id, *span)
-        if key not in found:
-            found[key] = _citation(p, text, span, kind, asked.standalone)
+        whole = _whole_sentences(text, p, span)
+        for key in found:  # a sentence already cited (perhaps by way of another passage)
+            if key[0] == p.doc_id and key[1] < whole[1] and whole[0] < key[2]:
+                return key
+        key = (p.doc_id, *whole)
+        found[key] = _citation(p, text, whole, span, kind, asked.standalone)
         return key
 
     @staticmethod
@@ -364,16 +272,25 @@ class LLMAnswerer:
             "total_ms": round((now - asked.started) * 1000, 1)})
 
 
-def _citation(p: Passage, text: str, span: tuple[int, int], kind, question: str) -> Citation:
-    start, end = span
-    quote = text[start:end]
-    focus = scoring.focus_span(quote, kind, question) if kind != "other" else None
-    return Citation(n=0, doc_id=p.doc_id, title=p.title, date=p.date, source=p.source, quote=quote,
-                    start=start, end=end, passage_rank=p.rank,
-                    focus_start=start + focus[0] if focus else None,
-                    focus_end=start + focus[1] if focus else None)
+def _whole_sentences(text: str, p: Passage, span: tuple[int, int]) -> tuple[int, int]:
+    """`span` widened to the sentences of passage `p` that it touches."""
+    touched = [(a, b) for a, b in sentences(text, p.start, p.end) if a < span[1] and span[0] < b]
+    if not touched:
+        return span
+    return min(span[0], touched[0][0]), max(span[1], touched[-1][1])
 
 
-def _short(text: str, width: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 3] + "..."
+def _citation(p: Passage, text: str, whole: tuple[int, int], quoted: tuple[int, int], kind,
+              question: str) -> Citation:
+    """The citation of `text[whole]`; its focus is the answering span inside the model's quote,
+    or the quoted words themselves when they are less than the whole sentence."""
+    start, end = whole
+    focus = None
+    if kind != "other":
+        found = scoring.focus_span(text[quoted[0]:quoted[1]], kind, question)
+        focus = (quoted[0] + found[0], quoted[0] + found[1]) if found else None
+    if focus is None and quoted != whole:
+        focus = quoted
+    return Citation(n=0, doc_id=p.doc_id, title=p.title, date=p.date, source=p.source,
+                    quote=text[start:end], start=start, end=end, passage_rank=p.rank,
+                    focus_start=focus[0] if focus else None, focus_end=focus[1] if focus else None)

@@ -4,16 +4,15 @@ The reply format asked of the model is sentences that end in citations
 `[n: "exact quote"]`; `[n] "exact quote"`, `[n: exact quote]` and bare `[n]` are read too
 (a bare marker has no quote, so it proves nothing). `parse_reply` splits the reply into
 `Sentence`s whose markers are replaced by placeholders, so that quoted text never confuses
-the sentence splitter, and `Sentence.render` writes a sentence back with the markers it
-keeps.
+the sentence splitter; each keeps its `Ref`s (passage number and quote).
 
 `find_quote` matches a quote against a stretch of a document after folding both the same
 way: NFKC, case folded, whitespace runs as one space, curly and straight quotes equal,
 dashes equal. The match is mapped back to exact offsets in the original text, so
 `text[start:end]` is what the document says, whatever the model typed.
 
-Does not: judge whether a quote supports its sentence (only that it exists, holds at least
-one content word, and lies inside the cited passage), or accept quotes with gaps ("...").
+Does not: judge whether a quote supports its sentence (the LLM answerer shows the quote,
+never the sentence), or accept quotes with gaps ("...").
 """
 
 from __future__ import annotations
@@ -77,24 +76,6 @@ class Sentence:
     def plain(self) -> str:
         """The sentence without its markers."""
         return _tidy(_PLACEHOLDER.sub("", self.template))
-
-    def render(self, numbers: dict[int, int | None], *, unsupported: str = "") -> str:
-        """The sentence with `refs[i]` written `[numbers[i]]` (dropped when None), and
-        `unsupported` put before its final punctuation when given."""
-        seen: set[int] = set()
-
-        def marker(m: re.Match) -> str:
-            n = numbers.get(int(m.group(1)))
-            if n is None or n in seen:
-                return ""
-            seen.add(n)
-            return f" [{n}]"
-
-        text = _tidy(_PLACEHOLDER.sub(marker, self.template))
-        if unsupported:
-            body = text.rstrip(".!?;:")
-            text = f"{body} {unsupported}{text[len(body):]}"
-        return text
 
 
 def _tidy(text: str) -> str:

@@ -1,7 +1,7 @@
 """What several commands share: their options, stderr messages, and opening an index.
 
 `open_retriever` opens the index a command names (building the default one from the seeds
-when none exists yet, and saying so); `open_answerer` puts the extractive answerer, or the
+when none exists yet, and saying so; an index whose model is gone says how to rebuild it); `open_answerer` puts the extractive answerer, or the
 optional LLM answerer, on top of it.
 
 Does not: print answers or reports (each command group does), or parse the command line.
@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..errors import IndexNotFoundError, InputError
+from ..errors import EmbedderError, IndexNotFoundError, InputError
 
 
 def say(text: str) -> None:
@@ -23,7 +23,7 @@ def say(text: str) -> None:
 
 
 def version() -> str:
-    from ..indexing.store import package_version
+    from ..indexing.manifest import package_version
 
     return package_version()
 
@@ -51,12 +51,43 @@ def search_args(p: argparse.ArgumentParser) -> None:
                    help="rerank with the cross-encoder model in DIR (default: $RAG_RERANKER; off)")
 
 
-def llm_args(p: argparse.ArgumentParser) -> None:
+def llm_args(p: argparse.ArgumentParser, *, several: bool = False) -> None:
+    """--llm-url, --llm-model and --llm-timeout, falling back to $RAG_LLM_URL and friends."""
     p.add_argument("--llm-url", metavar="URL", default=os.environ.get("RAG_LLM_URL") or None,
                    help="answer with an OpenAI-compatible chat endpoint, e.g. "
                         "http://localhost:11434/v1 (default: $RAG_LLM_URL; API key: $RAG_LLM_API_KEY)")
-    p.add_argument("--llm-model", metavar="NAME", default=os.environ.get("RAG_LLM_MODEL") or None,
-                   help="model name to ask the endpoint for (default: $RAG_LLM_MODEL)")
+    p.add_argument("--llm-model", metavar="NAME[,NAME...]" if several else "NAME",
+                   default=os.environ.get("RAG_LLM_MODEL") or None,
+                   help=("model names a page user may choose among, the first by default"
+                         if several else "model name to ask the endpoint for")
+                        + " (default: $RAG_LLM_MODEL)")
+    p.add_argument("--llm-timeout", metavar="SECONDS", type=_seconds,
+                   default=os.environ.get("RAG_LLM_TIMEOUT") or "60",
+                   help="total time one LLM request may take, connecting and reading together; "
+                        "after it the extractive answer is shown (default: $RAG_LLM_TIMEOUT or 60)")
+
+
+def _seconds(value: str) -> float:
+    """A positive number of seconds (argparse applies it to $RAG_LLM_TIMEOUT too)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds; "
+                                         "for example --llm-timeout 60 (or RAG_LLM_TIMEOUT=60)")
+    return seconds
+
+
+def llm_config(args):
+    """The operator's LLM settings from --llm-url, --llm-model, --llm-timeout and
+    $RAG_LLM_API_KEY; None without --llm-url."""
+    if not getattr(args, "llm_url", None):
+        return None
+    from ..answering.llm import LLMConfig
+
+    return LLMConfig(args.llm_url, models=tuple((args.llm_model or "").split(",")),
+                     api_key=os.environ.get("RAG_LLM_API_KEY") or None, timeout=args.llm_timeout)
 
 
 def index_dir(args) -> Path:
@@ -83,6 +114,10 @@ def open_retriever(args):
     except IndexNotFoundError:
         if args.index is not None and Path(args.index) != default_index_dir():
             raise
+    except EmbedderError as e:  # the model the index names is gone
+        raise EmbedderError(f"{e}. The index at {where} was built with it: put it back, or "
+                            f"rebuild the index with the default model (`rag index PATH ... "
+                            f"--index {where}`)") from e
     say(f"no index at {where} yet: building it from {default_corpus()} first")
     report = build_index([default_corpus()], index_dir=where, progress=True)
     say(f"indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f}s")
@@ -101,10 +136,11 @@ def open_answerer(args):
     """The extractive answerer over `open_retriever(args)`, or the LLM one with `--llm-url`."""
     from ..answering.answer import Answerer
 
+    config = llm_config(args)  # a bad --llm-url is reported before the index is opened
     answerer = Answerer(open_retriever(args))
-    if not getattr(args, "llm_url", None):
+    if config is None:
         return answerer
     from ..answering.llm import LLMAnswerer
 
-    return LLMAnswerer(answerer.retriever, url=args.llm_url, model=args.llm_model,
-                       api_key=os.environ.get("RAG_LLM_API_KEY") or None, fallback=answerer)
+    return LLMAnswerer(answerer.retriever, url=config.url, model=config.model(None),
+                       api_key=config.api_key, timeout=config.timeout, fallback=answerer)
