@@ -1,9 +1,13 @@
 """The chat page: Gradio components wired to `rag.app.chat`, and nothing else.
 
 Every decision (answering, rendering, feedback, uploads, status) is made by
-`rag.app.chat.ChatService`; this file lays out the page and passes values through.
+`rag.app.chat.ChatService`; this file lays out the page and passes values through: uploads
+with Gradio's upload folder (the only place `add_files` reads from), chat turns at most
+`ChatService.turns_at_once` at a time, logins through `rag.app.login.LoginThrottle`.
 
-Does not: hold any chat logic, or serve on other than the address it is given.
+Does not: hold any chat logic, offer a field for where the server sends requests (the LLM
+is the operator's, set when `rag serve` starts), or serve on other than the address it is
+given.
 """
 
 from __future__ import annotations
@@ -13,15 +17,18 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a closed network
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from rag.app import (
     EMPTY_SOURCES,
+    EXTRACTIVE_TURNS,
     SOURCES_CSS,
     SUFFIXES,
     ChatService,
     ChatSettings,
     Conversation,
     InputError,
+    LoginThrottle,
     RagError,
 )
 
@@ -37,7 +44,7 @@ def build(service: ChatService) -> gr.Blocks:
         status = gr.Markdown(service.status, elem_id="vb-status")  # read at each page load
         chat = _chat_panel(service)
         files, add, added = _upload_panel(service)
-        settings = _settings_panel()
+        settings = _settings_panel(service)
         _wire_chat(service, conversation, chat, settings)
         _wire_uploads(service, files, add, added, status)
         _wire_api(service)
@@ -68,14 +75,18 @@ def _chat_panel(service: ChatService) -> dict:
 
 
 def _wire_chat(service: ChatService, conversation, c: dict, settings) -> None:
-    def respond(message, conv, k, answerer, llm_url, llm_model):
-        settings = ChatSettings(k=int(k), answerer=answerer, llm_url=llm_url,
-                                llm_model=llm_model)
+    def respond(message, conv, k, answerer, model):
+        try:
+            settings = ChatSettings(k=_whole(k), answerer=answerer, model=model or None)
+        except InputError as e:
+            raise gr.Error(str(e)) from e
         for shown, html in service.chat(message, conv, settings=settings):
             yield list(shown.messages), shown, html, ""
 
+    # Both ways of asking share one limit; LLM turns can hold at most service.llm_slots of it.
     turn = {"fn": respond, "inputs": [c["question"], conversation, *settings],
-            "outputs": [c["chatbot"], conversation, c["sources"], c["question"]]}
+            "outputs": [c["chatbot"], conversation, c["sources"], c["question"]],
+            "concurrency_id": "chat", "concurrency_limit": service.turns_at_once}
     c["question"].submit(**turn, api_name="chat")
     c["ask"].click(**turn, api_visibility="private")
 
@@ -96,7 +107,7 @@ def _wire_chat(service: ChatService, conversation, c: dict, settings) -> None:
 def _wire_uploads(service: ChatService, files, add, added, status) -> None:
     def upload(paths, progress=gr.Progress()):  # noqa: B008 (Gradio's idiom)
         progress(0.1, desc="Indexing…")
-        result = service.add_files(paths or [])
+        result = service.add_files(paths or [], received_in=get_upload_folder())
         return result.message, service.status(), None
 
     add.click(upload, [files], [added, status, files], api_name="add_files")
@@ -104,13 +115,22 @@ def _wire_uploads(service: ChatService, files, add, added, status) -> None:
 
 def _wire_api(service: ChatService) -> None:
     def ask_api(question: str, k: int = 5) -> dict:
-        """Answer one question (no history): the answer, its citations and passages."""
+        """Answer one question (no history): the answer, its citations and passages; k is 1-50."""
         try:
-            return service.ask(question, settings=ChatSettings(k=int(k))).to_dict()
+            return service.ask(question, settings=ChatSettings(k=_whole(k))).to_dict()
         except RagError as e:
             raise gr.Error(str(e)) from e
 
     gr.api(ask_api, api_name="ask")
+
+
+def _whole(k) -> int:
+    """k as sent by a page or API client: whole numbers only (5.0 is 5)."""
+    if isinstance(k, float) and k.is_integer():
+        return int(k)
+    if isinstance(k, int) and not isinstance(k, bool):
+        return k
+    raise InputError(f"k must be a whole number of passages from 1 to 50 (got {k!r})")
 
 
 def _upload_panel(service: ChatService):
@@ -123,35 +143,45 @@ def _upload_panel(service: ChatService):
     return files, add, added
 
 
-def _settings_panel():
+def _settings_panel(service: ChatService):
+    models = list(service.llm.models) if service.llm else []
     with gr.Accordion("Settings", open=False, elem_id="vb-settings"):
         k = gr.Slider(1, 20, value=5, step=1, label="Passages to retrieve (k)")
-        answerer = gr.Radio(["extractive", "llm"], value="extractive", label="Answerer",
-                            info="extractive: quotes only, offline. llm: an OpenAI-compatible "
-                                 "server writes it; only verified quotes are kept")
-        llm_url = gr.Textbox(label="LLM URL", value=os.environ.get("RAG_LLM_URL", ""),
-                             placeholder="http://localhost:11434/v1")
-        llm_model = gr.Textbox(label="LLM model", value=os.environ.get("RAG_LLM_MODEL", ""),
-                               placeholder="e.g. qwen2.5:3b")
-    return k, answerer, llm_url, llm_model
+        answerer = gr.Radio(["extractive", "llm"] if service.llm else ["extractive"],
+                            value="extractive", label="Answerer",
+                            info="extractive: quotes only, offline. llm: the server's language "
+                                 "model chooses the quotes; only verified quotes are shown"
+                                 if service.llm else "extractive: quotes only, offline")
+        model = gr.Dropdown(models or [""], value=models[0] if models else "",
+                            label="LLM model", visible=len(models) > 1, elem_id="vb-model")
+    return k, answerer, model
 
 
-def serve(retriever, *, host: str = "127.0.0.1", port: int = 7860,
-          auth: tuple[str, str] | None = None, feedback_path=None, uploads_dir=None) -> None:
-    """Serve the page until interrupted (`rag serve` has warmed the models already)."""
-    service = ChatService(retriever, feedback_path=feedback_path, uploads_dir=uploads_dir)
+def launch(service: ChatService, *, host: str = "127.0.0.1", port: int = 7860,
+           auth: tuple[str, str] | None = None) -> gr.Blocks:
+    """Start the page for `service` on host:port and return it, without blocking."""
     page = build(service)
-    page.queue(default_concurrency_limit=2)
+    page.queue(default_concurrency_limit=EXTRACTIVE_TURNS)
     # The system's own fonts: the bundled ones draw some bold letters from a fallback font.
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospace"])
     try:
-        page.launch(server_name=host, server_port=port, auth=auth, css=SOURCES_CSS, theme=theme,
-                    quiet=True, show_error=False, max_file_size=service.max_upload_bytes,
-                    ssr_mode=False, prevent_thread_lock=True, footer_links=["api"],
-                    run_history=False)
+        page.launch(server_name=host, server_port=port, css=SOURCES_CSS, theme=theme,
+                    auth=LoginThrottle(*auth) if auth else None, quiet=True,
+                    show_error=False, max_file_size=service.max_upload_bytes, ssr_mode=False,
+                    prevent_thread_lock=True, footer_links=["api"], run_history=False)
     except OSError as e:
         raise InputError(f"cannot listen on {host}:{port}: the port is taken or the address is "
                          "not this machine's; choose another with --port or --host") from e
+    return page
+
+
+def serve(retriever, *, host: str = "127.0.0.1", port: int = 7860,
+          auth: tuple[str, str] | None = None, feedback_path=None, uploads_dir=None,
+          llm=None, llm_slots: int = 2, allow_replace: bool = False) -> None:
+    """Serve the page until interrupted (`rag serve` has warmed the models already)."""
+    service = ChatService(retriever, feedback_path=feedback_path, uploads_dir=uploads_dir,
+                          llm=llm, llm_slots=llm_slots, allow_replace=allow_replace)
+    page = launch(service, host=host, port=port, auth=auth)
     print(f"ready: http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}",
           flush=True)
     page.block_thread()

@@ -1,39 +1,50 @@
 """The chat page's logic as plain Python: conversation, feedback, uploads, index status.
 
-`ChatService(retriever)` serves one index to every reader of the page. `chat(message,
-conversation, settings=...)` is a generator: it answers with the conversation's history
-(so follow-ups are rewritten into standalone questions) and yields the updated
-`Conversation` with the sources panel: first a "searching" step, then the partial text
-while an LLM streams, then the answer (see `rag.app.render` for how it is shown, safely).
-Uploads are indexed incrementally (`rag.indexing.build.build_index(..., add=True)`) and the page
-switches to the new index at once. 👍/👎 append to `eval/feedback.jsonl`.
+`ChatService(retriever, llm=LLMConfig(...))` serves one index to every reader of the page.
+`chat(message, conversation, settings=...)` is a generator: it answers with the
+conversation's history (so follow-ups are rewritten into standalone questions) and yields
+the updated `Conversation` with the sources panel: first a "searching" step, then, while an
+LLM streams, a progress line that never shows the model's unchecked text, then the answer
+(see `rag.app.render` for how it is shown, safely).
+
+The LLM's endpoint, model names, key and deadline are the operator's (`LLMConfig`, fixed
+when the service starts); a reader picks only extractive or LLM, and one of the configured
+models. At most `llm_slots` LLM turns run at once; one more gets the extractive answer at
+once, with a note, so slow LLM calls never hold the turns of readers who asked without one.
+Uploads go through `rag.app.uploads` (only files the page received, never replacing a
+document unless the operator allowed it) and the page switches to the new index at once.
+👍/👎 append to `eval/feedback.jsonl`.
 
 `ui/app.py` only passes these to Gradio; tests drive them directly.
 
-Does not: import Gradio, keep conversations on disk, or delete indexed documents.
+Does not: import Gradio, keep conversations on disk, delete indexed documents, or let a
+reader choose where the server sends a request.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import sys
 import threading
-import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..answering.answer import Answer, Answerer
-from ..errors import InputError, NoDocumentsError, RagError
-from ..reading.ingest import SUFFIXES, Document, IngestWarning, read_documents
+from ..errors import InputError, RagError
 from ..search.retrieve import Retriever
 from .render import WORKING, answer_markdown, error_html, md_text, panel, sources_html
+from .uploads import MAX_UPLOAD_BYTES, UploadResult, add_files
+
+if TYPE_CHECKING:
+    from ..answering.llm import LLMConfig
 
 ANSWERERS = ("extractive", "llm")
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_K = 50  # passages a reader may ask for
+EXTRACTIVE_TURNS = 2  # turns the page runs at once besides the LLM ones
 _ROOT = Path(__file__).resolve().parents[2]
 
 # Seed questions for the page's examples, each shown only when its article is indexed.
@@ -59,16 +70,19 @@ def default_feedback_path() -> Path:
 
 @dataclass(frozen=True)
 class ChatSettings:
-    """What the settings panel chooses: passages to retrieve and which answerer to use."""
+    """What a reader chooses: passages to retrieve (1 to 50), the answerer, and one of the
+    operator's LLM models (None: the first). Never a URL: that is the operator's."""
 
     k: int = 5
     answerer: Literal["extractive", "llm"] = "extractive"
-    llm_url: str | None = None
-    llm_model: str | None = None
+    model: str | None = None
 
     def __post_init__(self):
         if self.answerer not in ANSWERERS:
-            raise ValueError(f"unknown answerer {self.answerer!r}; allowed: {', '.join(ANSWERERS)}")
+            raise InputError(f"unknown answerer {self.answerer!r}; allowed: {', '.join(ANSWERERS)}")
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= MAX_K:
+            raise InputError(f"k must be a whole number of passages from 1 to {MAX_K} "
+                             f"(got {self.k!r}); ask for fewer passages")
 
 
 @dataclass(frozen=True)
@@ -92,26 +106,6 @@ class Conversation:
                             self.answers + (answer,))
 
 
-@dataclass(frozen=True)
-class UploadResult:
-    """What adding files did: documents added or updated, files skipped (with why)."""
-
-    added: tuple[str, ...] = ()
-    skipped: tuple[str, ...] = ()
-    documents: int = 0
-    seconds: float = 0.0
-
-    @property
-    def message(self) -> str:
-        lines = []
-        if self.added:
-            lines.append(f"✅ Indexed {len(self.added)} document(s) in {self.seconds:.1f} s: "
-                         f"{md_text(', '.join(self.added))}. The index now holds "
-                         f"{self.documents} documents; ask about them now.")
-        lines += [f"⚠️ {md_text(s)}" for s in self.skipped]
-        return "\n\n".join(lines) or "Choose one or more files first."
-
-
 class ChatService:
     """One index served to the page; safe to share between readers and threads.
 
@@ -120,28 +114,39 @@ class ChatService:
     """
 
     def __init__(self, retriever: Retriever, *, feedback_path: str | Path | None = None,
-                 uploads_dir: str | Path | None = None, max_upload_bytes: int = MAX_UPLOAD_BYTES):
+                 uploads_dir: str | Path | None = None, max_upload_bytes: int = MAX_UPLOAD_BYTES,
+                 allow_replace: bool = False, llm: LLMConfig | None = None, llm_slots: int = 2):
         self.retriever = retriever
         self.feedback_path = Path(feedback_path) if feedback_path else default_feedback_path()
         index = Path(retriever.store.path)
         self.uploads_dir = Path(uploads_dir or index.with_name(f"{index.name}-uploads"))
         self.max_upload_bytes = max_upload_bytes
+        self.allow_replace = allow_replace
+        if llm_slots < 1:
+            raise InputError(f"--llm-slots must be 1 or more (got {llm_slots})")
+        self.llm, self.llm_slots = llm, llm_slots
         self._lock = threading.Lock()
+        self._llm_turns = threading.BoundedSemaphore(llm_slots)
+
+    @property
+    def turns_at_once(self) -> int:
+        """Chat turns the page should run at once: the extractive ones plus the LLM slots."""
+        return EXTRACTIVE_TURNS + (self.llm_slots if self.llm else 0)
 
     def answerer(self, settings: ChatSettings, retriever: Retriever | None = None):
-        """The extractive Answerer, or an LLMAnswerer that falls back to it."""
+        """The extractive Answerer, or an LLMAnswerer on the operator's endpoint over it."""
         retriever = retriever or self.retriever
         extractive = Answerer(retriever)
         if settings.answerer == "extractive":
             return extractive
-        if not (settings.llm_url or "").strip():
-            raise InputError("the LLM answerer needs the URL of an OpenAI-compatible server, "
-                             "e.g. http://localhost:11434/v1; set it under Settings")
+        if self.llm is None:
+            raise InputError("this page has no LLM answerer; choose extractive (the operator "
+                             "can add one with rag serve --llm-url URL --llm-model NAME)")
         from ..answering.llm import LLMAnswerer
 
-        return LLMAnswerer(retriever, url=settings.llm_url.strip(),
-                           model=(settings.llm_model or "").strip() or None,
-                           api_key=os.environ.get("RAG_LLM_API_KEY") or None, fallback=extractive)
+        return LLMAnswerer(retriever, url=self.llm.url, model=self.llm.model(settings.model),
+                           api_key=self.llm.api_key, timeout=self.llm.timeout,
+                           fallback=extractive, on_error=_log)
 
     def current(self) -> Retriever:
         """The retriever, reopened first if `rag index` has published a newer version."""
@@ -161,7 +166,8 @@ class ChatService:
     def ask(self, question: str, history: Sequence[str | Answer] = (), *,
             settings: ChatSettings = ChatSettings()) -> Answer:
         """One answer, no streaming: what the page's `ask` API endpoint returns."""
-        return self.answerer(settings, self.current()).ask(question, history=history, k=settings.k)
+        *_, answer = self._answer(question, history, settings, self.current())
+        return answer
 
     def chat(self, message: str, conversation: Conversation = Conversation(), *,
              settings: ChatSettings = ChatSettings()) -> Iterator[tuple[Conversation, str]]:
@@ -173,17 +179,11 @@ class ChatService:
         yield asked.add("assistant", "⏳ *Searching the articles…*"), working
         retriever = self.current()  # an upload may swap it; this answer stays on one index
         try:
-            answerer = self.answerer(settings, retriever)
-            if hasattr(answerer, "stream"):
-                answer, text = None, ""
-                for part in answerer.stream(question, history=conversation.history, k=settings.k):
-                    if isinstance(part, str):
-                        text += part
-                        yield asked.add("assistant", md_text(text) + " ▍"), working
-                    else:
-                        answer = part
-            else:
-                answer = answerer.ask(question, history=conversation.history, k=settings.k)
+            for step in self._answer(question, conversation.history, settings, retriever):
+                if isinstance(step, str):
+                    yield asked.add("assistant", step), working
+                else:
+                    answer = step
         except RagError as e:
             note = f"⚠️ {md_text(str(e))}"
             yield asked.add("assistant", note), error_html(str(e), turn=turn)
@@ -192,6 +192,31 @@ class ChatService:
                                                 | {c.doc_id for c in answer.citations}))
         shown = asked.add("assistant", answer_markdown(answer), answer)
         yield shown, sources_html(answer, docs, turn=turn)
+
+    def _answer(self, question: str, history: Sequence[str | Answer], settings: ChatSettings,
+                retriever: Retriever) -> Iterator[str | Answer]:
+        """Progress lines (Markdown, never the model's text), then the verified Answer."""
+        answerer = self.answerer(settings, retriever)
+        if not hasattr(answerer, "stream"):
+            yield answerer.ask(question, history=history, k=settings.k)
+            return
+        if not self._llm_turns.acquire(blocking=False):
+            answer = answerer.fallback.ask(question, history=history, k=settings.k)
+            busy = (f"LLM answer not used: all {self.llm_slots} LLM slots are busy; showing the "
+                    "extractive answer instead")
+            yield replace(answer, notes=(busy, *answer.notes))
+            return
+        try:
+            received = 0
+            for part in answerer.stream(question, history=history, k=settings.k):
+                if isinstance(part, str):
+                    received += len(part)
+                    yield (f"⏳ *The language model is choosing quotes… ({received:,} "
+                           "characters received; only verified quotes will be shown)*")
+                else:
+                    yield part
+        finally:
+            self._llm_turns.release()
 
     def feedback(self, conversation: Conversation, index: int, liked: bool | str) -> str:
         """Append a 👍/👎 on the answer at message `index` to the feedback file; a message."""
@@ -211,54 +236,17 @@ class ChatService:
                 f.write(line)
         return f"Thanks: your {'👍' if liked else '👎'} was saved."
 
-    def add_files(self, paths: Sequence[str | Path]) -> UploadResult:
-        """Index uploaded files incrementally and switch to the new index at once.
-
-        Files are kept in `uploads_dir`; one named like an earlier upload replaces it.
-        Unsupported, oversized or unreadable files are skipped with the reason.
-        """
-        from ..indexing.build import build_index
-        from ..indexing.store import StoreConfig
-
+    def add_files(self, paths: Sequence[str | Path], *, received_in: str | Path) -> UploadResult:
+        """Index files the page received (inside `received_in`, checked by real path) and
+        switch to the new index at once; see `rag.app.uploads` for what each file does."""
         with self._lock:
-            files, skipped = self._acceptable(paths)
-            docs, why = _readable(files)
-            skipped += why
-            if not docs:
-                return UploadResult(skipped=tuple(skipped))
-            self.uploads_dir.mkdir(parents=True, exist_ok=True)
-            kept = []
-            for source in sorted({Path(d.source) for d in docs}):
-                kept.append(self.uploads_dir / source.name)
-                shutil.copyfile(source, kept[-1])
-            store = self.retriever.store
-            try:
-                report = build_index(kept, index_dir=store.path, embedder=self.retriever.embedder,
-                                     store_config=StoreConfig(**store.manifest.store), add=True)
-            except RagError as e:  # the index is written atomically: the old one is intact
-                return UploadResult(skipped=(*skipped, f"indexing failed: {e}"))
-            fresh = Retriever.load(store.path, embedder=self.retriever.embedder)
-            fresh.search("warm up", k=1)  # load its search structures before readers switch
-            self.retriever = fresh
-            return UploadResult(tuple(d.id for d in docs), tuple(skipped), report.documents,
-                                report.seconds)
-
-    def _acceptable(self, paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
-        files, skipped = [], []
-        limit = self.max_upload_bytes
-        for raw in paths or ():
-            path = Path(raw)
-            size = path.stat().st_size if path.is_file() else -1
-            if path.suffix.lower() not in SUFFIXES:
-                skipped.append(f"{path.name}: unsupported file type; use {', '.join(SUFFIXES)}")
-            elif size < 0:
-                skipped.append(f"{path.name}: not found")
-            elif size > limit:
-                skipped.append(f"{path.name}: {size / 1e6:.1f} MB, over the "
-                               f"{limit / 1e6:.0f} MB limit")
-            else:
-                files.append(path)
-        return files, skipped
+            result, fresh = add_files(self.retriever, paths, received_in=received_in,
+                                      uploads_dir=self.uploads_dir,
+                                      allow_replace=self.allow_replace,
+                                      max_bytes=self.max_upload_bytes)
+            if fresh is not None:
+                self.retriever = fresh
+            return result
 
     def status(self) -> str:
         """The index status line (Markdown): documents, chunks, model."""
@@ -281,25 +269,9 @@ def warm(retriever: Retriever) -> None:
     Answerer(retriever).ask(SEED_EXAMPLES[0][0], k=20)
 
 
-def _readable(files: list[Path]) -> tuple[list[Document], list[str]]:
-    """The documents in `files` and, for files that could not be read, why."""
-    if not files:
-        return [], []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", IngestWarning)
-        try:
-            docs = read_documents(files)
-        except NoDocumentsError:
-            docs = []
-    names = {str(f): f.name for f in files}
-    why = []
-    for w in caught:
-        if issubclass(w.category, IngestWarning):
-            text = str(w.message).removeprefix("skipped ")
-            for full, name in names.items():
-                text = text.replace(full, name)
-            why.append(text)
-    return docs, why
+def _log(message: str) -> None:
+    """What the LLM server said when it failed: for the operator's log, not the page."""
+    print(f"note: LLM: {message}", file=sys.stderr, flush=True)
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:

@@ -1,4 +1,8 @@
-"""`rag serve`: the chat page for one index.
+"""`rag serve`: the chat page for one index, with the operator's settings.
+
+The operator fixes here what page readers cannot change: the LLM endpoint, the model names
+readers may choose among, its key ($RAG_LLM_API_KEY) and deadline, how many LLM turns run at
+once, and whether an upload may replace an earlier upload of the same name.
 
 Does not: lay out the page (`ui/app.py`) or hold chat logic (`rag.app`).
 """
@@ -9,8 +13,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..errors import RagError
-from .common import index_arg, open_retriever, say
+from ..errors import InputError, RagError
+from .common import index_arg, llm_args, llm_config, open_retriever, say
 
 LOCAL = ("127.0.0.1", "localhost", "::1")
 
@@ -25,6 +29,13 @@ def register(sub) -> None:
                    help="ask for this user name and password (default: $RAG_AUTH; none)")
     p.add_argument("--feedback", metavar="FILE", type=Path, default=None,
                    help="where 👍/👎 are appended (default: $RAG_FEEDBACK or eval/feedback.jsonl)")
+    p.add_argument("--allow-replace", action="store_true",
+                   help="let an upload replace an earlier upload of the same name (default: "
+                        "refused; an upload never replaces any other document)")
+    llm_args(p, several=True)
+    p.add_argument("--llm-slots", metavar="N", type=int, default=2,
+                   help="LLM turns answered at once (default 2); more get the extractive "
+                        "answer at once, so slow LLM calls never hold other readers")
     index_arg(p)
     p.set_defaults(func=run)
 
@@ -33,6 +44,13 @@ def run(args) -> int:
     from ..app.chat import parse_auth, warm
 
     auth = parse_auth(args.auth or os.environ.get("RAG_AUTH"))
+    llm = llm_config(args)
+    if args.llm_slots < 1:
+        raise InputError(f"--llm-slots must be 1 or more (got {args.llm_slots}); for example "
+                         "--llm-slots 2")
+    if llm is not None:
+        say(f"LLM answerer: {llm.url}, model {', '.join(llm.models) or 'the server default'}, "
+            f"{llm.timeout:g} s per answer, {args.llm_slots} at once")
     if args.host not in LOCAL:
         say(f"warning: listening on {args.host}: anyone who can reach this machine on port "
             f"{args.port} can use the page" + ("" if auth else "; consider --auth USER:PASS"))
@@ -41,7 +59,8 @@ def run(args) -> int:
         warming = pool.submit(warm, retriever)  # load the models while Gradio is imported
         serve = _page()
         warming.result()
-    serve(retriever, host=args.host, port=args.port, auth=auth, feedback_path=args.feedback)
+    serve(retriever, host=args.host, port=args.port, auth=auth, feedback_path=args.feedback,
+          llm=llm, llm_slots=args.llm_slots, allow_replace=args.allow_replace)
     return 0
 
 

@@ -11,10 +11,8 @@ import html
 import json
 import subprocess
 import sys
-import threading
 import types
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -160,14 +158,21 @@ def test_refusal_looks_different_and_lists_the_closest_matches(service):
     assert "norway" in html.unescape(panel)  # the reason is shown
 
 
-def test_empty_question_and_missing_llm_url_become_messages(service):
+def test_empty_question_and_an_llm_the_operator_did_not_set_up_become_messages(service):
     conv, panel, _ = ask(service, "   ")
     assert "question is empty" in conv.messages[-1]["content"]
     assert 'data-state="error"' in panel and conv.answers[-1] is None
     conv, panel, _ = ask(service, "When did the volcano erupt?", answerer="llm")
-    assert "needs the URL" in conv.messages[-1]["content"]
+    assert "this page has no LLM answerer" in conv.messages[-1]["content"]
     with pytest.raises(ValueError, match="allowed: extractive, llm"):
         ChatSettings(answerer="gpt")
+
+
+@pytest.mark.parametrize("k", [0, -1, 51, 1_000_000, 2.5, True])
+def test_k_is_capped_with_a_clear_message(service, k):
+    with pytest.raises(InputError, match="from 1 to 50"):
+        service.ask("When did the volcano erupt?", settings=ChatSettings(k=k))
+    assert service.ask("When did the volcano erupt?", settings=ChatSettings(k=50)).citations
 
 
 # --- safety ------------------------------------------------------------------------------
@@ -265,7 +270,7 @@ def test_upload_is_indexed_at_once_and_can_be_asked_about(service, tmp_path, fak
         "The cider orchard in Herefordshire picked ninety tonnes of russet apples this autumn, "
         "a record for the valley.\n")})
     before = fake_embedder.embedded
-    result = service.add_files([new / "orchard.txt"])
+    result = service.add_files([new / "orchard.txt"], received_in=new)
     assert result.added == ("orchard",) and result.skipped == ()
     assert result.documents == 5 and "Indexed 1 document" in result.message
     assert fake_embedder.embedded - before <= 3  # only the new file's chunks were embedded
@@ -286,7 +291,7 @@ def test_bad_uploads_get_a_message_and_change_nothing(service, tmp_path):
     (bad / "huge.txt").write_text("word " * 100, encoding="utf-8")
     service.max_upload_bytes = 100
     before = service.retriever.store.manifest.documents
-    result = service.add_files(sorted(bad.iterdir()))
+    result = service.add_files(sorted(bad.iterdir()), received_in=bad)
     assert result.added == ()
     assert len(result.skipped) == 5
     for name in ("binary.txt", "empty.md", "program.exe", "latin1.txt", "huge.txt"):
@@ -295,7 +300,7 @@ def test_bad_uploads_get_a_message_and_change_nothing(service, tmp_path):
     assert any("huge.txt: 0.0 MB, over the 0 MB limit" in s for s in result.skipped)
     assert service.retriever.store.manifest.documents == before
     assert not ask(service, "When did the volcano erupt?")[0].answers[-1].refused
-    assert service.add_files([]).message == "Choose one or more files first."
+    assert service.add_files([], received_in=bad).message == "Choose one or more files first."
 
 
 def test_good_and_bad_files_together(service, tmp_path):
@@ -303,7 +308,7 @@ def test_good_and_bad_files_together(service, tmp_path):
         "# Kite festival\n\nTwo hundred kites flew over the dunes at the kite festival on "
         "Saturday, the organisers said.\n")})
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
-    result = service.add_files([folder / "kites.md", folder / "broken.pdf"])
+    result = service.add_files([folder / "kites.md", folder / "broken.pdf"], received_in=folder)
     assert result.added == ("kites",)
     assert len(result.skipped) == 1 and "broken.pdf" in result.skipped[0]
 
@@ -340,49 +345,6 @@ def test_chat_logic_imports_no_gradio_and_no_model():
                          timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
-
-
-# --- the LLM answerer streams -------------------------------------------------------------
-
-class _SSE(BaseHTTPRequestHandler):
-    """A chat-completions server streaming a reply that quotes the volcano passage."""
-
-    reply = ('The volcano erupted on Monday night [{n}: "The volcano on the Reykjanes peninsula '
-             'erupted again on Monday night"].')
-
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        prompt = body["messages"][-1]["content"]
-        n = prompt[:prompt.index("Reykjanes")].count("] Title: ")
-        reply = self.reply.format(n=n)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        for i in range(0, len(reply), 12):
-            delta = {"choices": [{"index": 0, "delta": {"content": reply[i:i + 12]}}]}
-            self.wfile.write(f"data: {json.dumps(delta)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
-
-
-def test_llm_answers_stream_then_show_verified_quotes(service):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SSE)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-        conv, panel, steps = ask(service, "When did the volcano erupt?", answerer="llm",
-                                 llm_url=url)
-    finally:
-        server.shutdown()
-        server.server_close()
-    partial = [c.messages[-1]["content"] for c, _ in steps[1:-1]]
-    assert len(partial) >= 3 and all(p.endswith("▍") for p in partial)
-    answer = conv.answers[-1]
-    assert not answer.refused and answer.citations[0].doc_id == "volcano", answer.notes
-    assert "<sup>[1]</sup>" in conv.messages[-1]["content"]
-    assert '<mark class="vb-quote" data-n="1">' in panel
 
 
 # --- rag serve ---------------------------------------------------------------------------

@@ -156,7 +156,8 @@ class Page:
             self.page.wait_for_selector(f'#vb-files [aria-label="{p.name}"]', timeout=60_000)
         self.page.click("#vb-add")
         self.page.wait_for_function(
-            "() => /Indexed|⚠/.test(document.querySelector('#vb-added').innerText)",
+            "() => /Indexed|Refused|Replaced|⚠|ℹ/.test("
+            "document.querySelector('#vb-added').innerText)",
             timeout=180_000)
         return self.page.inner_text("#vb-added")
 
