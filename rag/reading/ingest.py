@@ -9,25 +9,31 @@ Page furniture (share buttons, bylines, photo captions and credits, "related" li
 lists) is not cut out of the text: `Document.spans` lists the character ranges that
 hold the article itself and the chunker only reads those (see `rag.reading.furniture`).
 
+A document's id is its file's stem, or a JSONL record's `id`; files that share one get
+distinct ids (`rag.reading.identity`).
+
 Does not: fetch URLs, run OCR on scanned PDFs, or guess encodings other than UTF-8.
-Unreadable, empty, binary or wrongly encoded files are skipped with an `IngestWarning`
-naming the file; documents whose normalized text was already seen are dropped the same way.
+Unreadable, empty, binary or wrongly encoded files, folders that cannot be read and JSONL
+records with a field of the wrong type are skipped with an `IngestWarning` naming the file
+(and line); documents whose normalized text was already seen are dropped the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import unicodedata
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, NoDocumentsError
 from ..parallel import map_ordered
 from .furniture import content_spans, find_title
+from .identity import assign_ids
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".jsonl")
 _DATE_LINE = re.compile(r"\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*")
@@ -85,49 +91,61 @@ def make_document(
 
 def read_documents(paths: list[str | Path], *,
                    reuse: Callable[[Path], list[Document] | None] | None = None,
-                   files: list[Path] | None = None) -> list[Document]:
+                   files: list[Path] | None = None, kept: Sequence[Document] = (),
+                   previous: Mapping[str, Sequence[str]] | None = None) -> list[Document]:
     """Read every supported file under `paths`, skipping bad ones with a warning.
 
     `reuse(path)` may return the documents a file gave last time (the index knows its size
     and modification time are unchanged): they are used instead of reading it again.
-    `files` is `list_files(paths)` when the caller has it already.
-    Raises InputError for a path that does not exist and NoDocumentsError when nothing
-    readable is found.
+    `files` is `list_files(paths)` when the caller has it already. `kept` are documents that
+    stay in the index beside these and `previous` the ids each source had in it before: ids
+    are given by `rag.reading.identity.assign_ids`, and a text already kept is not read twice.
+    Raises InputError for a path that does not exist or cannot be reached, and
+    NoDocumentsError when nothing readable is found.
     """
     files = list_files(paths) if files is None else files
     known = {path: reuse(path) if reuse is not None else None for path in files}
     unread = [path for path in files if known[path] is None]
     known.update(zip(unread, map_ordered(_read_one, unread)))  # on every core when many
     documents: list[Document] = []
-    seen: dict[str, str] = {}
-    used_ids: set[str] = set()
+    seen = {doc.hash: doc for doc in kept}
     for path in files:
         for doc in known[path]:
             if doc.hash in seen:
-                _skip(path, f"same text as document {seen[doc.hash]!r}, indexed once")
+                first = seen[doc.hash]
+                _skip(path, f"same text as document {first.id!r} ({first.source}), indexed once")
                 continue
-            doc = _unique_id(doc, used_ids)
-            seen[doc.hash] = doc.id
+            seen[doc.hash] = doc
             documents.append(doc)
-    if not documents:
+    if not documents and not any(known.values()):
         where = ", ".join(str(p) for p in paths)
         raise NoDocumentsError(
             f"no readable articles in {where}; add {', '.join(SUFFIXES)} files and run again"
         )
-    return documents
+    return assign_ids(documents, kept=kept, previous=previous)
 
 
 def list_files(paths: list[str | Path]) -> list[Path]:
-    """The supported files under `paths`, folders expanded in sorted order; warns on others."""
+    """The supported files under `paths`, folders expanded in sorted order; warns on others.
+
+    A folder that cannot be read inside a named folder is skipped with a warning; a named
+    path that does not exist or cannot be reached raises InputError.
+    """
     if not paths:
         raise InputError("no paths given; name files or folders of articles to index")
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if not path.exists():
+        try:
+            exists, is_dir = path.exists(), path.is_dir()
+        except PermissionError as e:
+            raise InputError(f"{path} cannot be reached: permission denied on a folder above "
+                             f"it; give this user access (chmod a+rx on that folder) or leave "
+                             f"it out") from e
+        if not exists:
             raise InputError(f"{path} does not exist; check the path and run again")
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and _wanted(p))
+        if is_dir:
+            found = _walk(path)
             if not found:
                 _skip(path, f"folder holds no {', '.join(SUFFIXES)} files")
             files.extend(found)
@@ -138,6 +156,21 @@ def list_files(paths: list[str | Path]) -> list[Path]:
     return files
 
 
+def _walk(folder: Path) -> list[Path]:
+    """The supported files under `folder`, sorted; a subfolder that cannot be read is noted."""
+    def unreadable(e: OSError) -> None:
+        if Path(e.filename) == folder:
+            raise InputError(f"{folder} cannot be read ({e.strerror}); give this user read "
+                             f"access (chmod a+rx {folder}) or leave it out") from e
+        _skip(e.filename, f"folder cannot be read ({e.strerror}); its files are not indexed: "
+                          f"give this user read access (chmod a+rx) or move it out")
+
+    found = []
+    for root, _, names in os.walk(folder, onerror=unreadable):
+        found += [p for p in (Path(root) / n for n in names) if _wanted(p) and p.is_file()]
+    return sorted(found)
+
+
 def _wanted(path: Path) -> bool:
     hidden = any(part.startswith(".") for part in path.parts[-1:])
     return not hidden and path.suffix.lower() in SUFFIXES
@@ -145,16 +178,6 @@ def _wanted(path: Path) -> bool:
 
 def _skip(path: Path | str, why: str) -> None:
     warnings.warn(IngestWarning(f"skipped {path}: {why}"), stacklevel=3)
-
-
-def _unique_id(doc: Document, used: set[str]) -> Document:
-    new_id, n = doc.id, 2
-    while new_id in used:
-        new_id, n = f"{doc.id}-{n}", n + 1
-    used.add(new_id)
-    if new_id == doc.id:
-        return doc
-    return Document(**{**doc.__dict__, "id": new_id})
 
 
 def _read_one(_, path: Path) -> list[Document]:
@@ -175,7 +198,8 @@ def _read_file(path: Path) -> list[Document]:
         _skip(path, f"not valid UTF-8 at byte {e.start}; re-save it as UTF-8")
         return []
     except OSError as e:
-        _skip(path, f"cannot be read ({e.strerror or e})")
+        _skip(path, f"cannot be read ({e.strerror or e}); give this user read access "
+                    f"(chmod a+r) or move it out")
         return []
     if suffix == ".jsonl":
         return _jsonl_documents(path, text)
@@ -238,15 +262,48 @@ def _jsonl_documents(path: Path, text: str) -> list[Document]:
             continue
         try:
             record = json.loads(line)
-            body = record["text"]
-            if not isinstance(body, str) or not body.strip():
-                raise ValueError("empty text")
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-            _skip(f"{path}:{lineno}", f"not a JSON object with a non-empty 'text' ({e})")
+        except json.JSONDecodeError as e:
+            _skip(f"{path}:{lineno}", f"not valid JSON ({e.msg}, column {e.colno}); fix the line")
             continue
-        doc_id = str(record.get("id") or f"{path.stem}-{lineno}")
+        problem = _record_problem(record)
+        if problem is not None:
+            _skip(f"{path}:{lineno}", f"{problem}; fix the record")
+            continue
+        doc_id = record.get("id")
         docs.append(make_document(
-            body, id=doc_id, source=str(path), title=record.get("title"),
-            date=record.get("date"), url=record.get("url"),
+            record["text"], id=str(doc_id) if doc_id not in (None, "") else f"{path.stem}-{lineno}",
+            source=str(path), title=record.get("title"), date=record.get("date"),
+            url=record.get("url"),
         ))
     return docs
+
+
+def _record_problem(record) -> str | None:
+    """Why a parsed JSONL line cannot be an article, or None: a JSON object whose `text` is a
+    non-empty string, `id` a string or whole number, `title`, `date` and `url` strings."""
+    if not isinstance(record, dict):
+        return f"is {_kind(record)}, not a JSON object with a 'text' field"
+    body = record.get("text")
+    if "text" not in record:
+        return "has no 'text' field"
+    if not isinstance(body, str):
+        return f"field 'text' is {_kind(body)}, not a string"
+    if not body.strip():
+        return "field 'text' is empty"
+    doc_id = record.get("id")
+    if doc_id is not None and not isinstance(doc_id, str) and type(doc_id) is not int:
+        return f"field 'id' is {_kind(doc_id)}, not a string"
+    for key in ("title", "date", "url"):
+        value = record.get(key)
+        if value is not None and not isinstance(value, str):
+            return f"field {key!r} is {_kind(value)}, not a string"
+    return None
+
+
+def _kind(value) -> str:
+    """How a JSON value reads in a message: `a number (123)`, `a list`, ..."""
+    shown = json.dumps(value, ensure_ascii=False)
+    shown = f" ({shown})" if len(shown) <= 20 else ""
+    names = {bool: "true or false", int: "a number", float: "a number", str: "a string",
+             list: "a list", dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__) + shown

@@ -299,3 +299,43 @@ def test_same_stem_in_two_folders_gets_distinct_ids(tmp_path):
     assert len(docs) == 2
     assert len({d.id for d in docs}) == 2
     assert {Path(d.source).parent.name for d in docs} == {"x", "y"}
+
+
+# --- JSONL fields of the wrong type (issue 12, point 7) -----------------------------------
+
+WRONG_FIELDS = {
+    "title a number": {"id": "a", "title": 123},
+    "date a list": {"id": "a", "date": [2024]},
+    "url a number": {"id": "a", "url": 5},
+    "text a list": {"id": "a", "text": ["not", "a", "string"]},
+    "text a number": {"id": "a", "text": 42},
+    "id an object": {"id": {"x": 1}},
+    "id a list": {"id": ["a"]},
+    "id true": {"id": True},
+    "record a list": [1, 2],
+    "record a string": "text",
+}
+
+
+@pytest.mark.parametrize("case", sorted(WRONG_FIELDS))
+def test_a_jsonl_field_of_the_wrong_type_is_one_warning_and_the_rest_is_read(tmp_path, case):
+    bad = WRONG_FIELDS[case]
+    if isinstance(bad, dict):
+        bad = {"text": _article("Bakery revives sourdough").replace("bridge", "bakery"), **bad}
+    good = {"id": "good", "title": "Bridge approved", "date": "2024-01-02", "text": _article()}
+    file = tmp_path / "news.jsonl"
+    file.write_text(f"{json.dumps(bad)}\n{json.dumps(good)}\n", encoding="utf-8")
+    (tmp_path / "other.txt").write_text(_article("Chess final").replace("bridge", "chess"),
+                                        encoding="utf-8")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        docs = read_documents([tmp_path])
+    notes = [str(w.message) for w in caught]
+    assert len(notes) == 1 and notes[0].startswith(f"skipped {file}:1: "), notes
+    assert sorted(d.id for d in docs) == ["good", "other"]
+
+
+def test_a_whole_number_id_is_read_as_text(tmp_path):
+    file = tmp_path / "news.jsonl"
+    file.write_text(json.dumps({"id": 17, "text": _article()}) + "\n", encoding="utf-8")
+    assert [d.id for d in read_documents([file])] == ["17"]
