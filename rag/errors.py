@@ -27,6 +27,12 @@ class IndexMismatchError(RagError):
     """The index was written by another format version, model or dimension, or is damaged."""
 
 
+class IndexWriteError(RagError):
+    """The index could not be written: the disk is full, or a folder is not writable.
+
+    The previous index is left whole and the partial version is removed."""
+
+
 class IndexBusyError(RagError):
     """Another process holds the index's writer lock."""
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -31,20 +32,15 @@ from pathlib import Path
 from ..errors import IndexMismatchError, IndexNotFoundError
 from ..parallel import map_ordered
 from ..reading.chunk import Chunk, ChunkConfig, chunk_document, fits_model
+from ..reading.identity import where
 from ..reading.ingest import Document, list_files, read_documents
-from . import swap
+from . import disk, swap
 from .embed import DEFAULT_MODEL, Embedder, get_embedder
+from .health import describe
 from .job import Job
 from .lexical import LexicalConfig, analyze, lexical_text
-from .store import (
-    FORMAT_VERSION,
-    IndexStore,
-    Manifest,
-    StoreConfig,
-    check_target,
-    open_index,
-    package_version,
-)
+from .manifest import FORMAT_VERSION, Manifest, package_version
+from .store import IndexStore, StoreConfig, check_target, open_index
 
 _ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,7 +92,7 @@ def build_index(
     request = _Request(list(paths), index_dir, embedder or get_embedder(DEFAULT_MODEL),
                        chunk_config, store_config, lexical_config, add, progress,
                        snapshot_every, on_publish)
-    with swap.locked(index_dir):
+    with disk.writing(index_dir), swap.locked(index_dir):
         swap.recover(index_dir)
         check_target(index_dir)  # before any work, not after an hour of embedding
         old = _open_compatible(index_dir, request.embedder, chunk_config)
@@ -130,7 +126,7 @@ def _update(r: _Request, old: IndexStore | None, started: float) -> BuildReport:
     stats = (known if r.add else {}) | _stats(files)  # new sizes win
     sources = sorted({str(Path(p)) for p in r.paths}
                      | (set(old.manifest.sources) if r.add and old else set()))
-    settled = old is not None and old.manifest.pending == 0 and _same_settings(
+    settled = old is not None and old.manifest.pending == 0 and not old.damage and _same_settings(
         old.manifest, r.store_config, r.lexical_config, sources)
     if settled and not r.add and known == stats:  # not a file touched: read none
         return _report(r.index_dir, old.manifest, None, 0, _plan({}, {}), False, started)
@@ -175,14 +171,21 @@ def _stats(files: list[Path]) -> dict[str, tuple[int, int]]:
 
 def _read(paths, files: list[Path], old: IndexStore | None, known, stats,
           add: bool) -> list[Document]:
-    """The documents under `paths`; files unchanged since the last run come from the index."""
+    """The documents under `paths`, after (with `add`) the old ones of other files; files
+    unchanged since the last run come from the index. Ids: `rag.reading.identity`."""
     same = [f for f in map(str, files) if f in known and known[f] == stats.get(f)]
-    kept = old.documents_from(same) if old is not None and same else {}
-    documents = read_documents(list(paths), files=files, reuse=lambda f: kept.get(str(f)))
-    if add and old is not None:
-        fresh = {d.id for d in documents}
-        documents = [d for d in old.documents().values() if d.id not in fresh] + documents
-    return documents
+    reused = old.documents_from(same) if old is not None and same else {}
+    kept: list[Document] = []
+    previous: dict[str, list[str]] = {}
+    if old is not None:
+        read_now = {where(str(f)) for f in files}
+        for doc in old.documents().values():
+            previous.setdefault(where(doc.source), []).append(doc.id)
+            if add and where(doc.source) not in read_now:
+                kept.append(doc)
+    documents = read_documents(list(paths), files=files, reuse=lambda f: reused.get(str(f)),
+                               kept=kept, previous=previous)
+    return kept + documents
 
 
 def _same_settings(m: Manifest, store: StoreConfig, lexical: LexicalConfig,
@@ -193,15 +196,24 @@ def _same_settings(m: Manifest, store: StoreConfig, lexical: LexicalConfig,
 
 
 def _open_compatible(index_dir: Path, embedder: Embedder, config: ChunkConfig) -> IndexStore | None:
-    """The existing index if its vectors can be reused, else None (a full rebuild)."""
+    """The existing index if its vectors can be reused, else None (a full rebuild). An index
+    with damaged files but sound metadata opens, and is repaired: see `IndexStore.damage`."""
     try:
-        old = open_index(index_dir, upgrade=True)
-    except (IndexNotFoundError, IndexMismatchError):
+        old = open_index(index_dir, upgrade=True, damaged=True)
+    except IndexNotFoundError:
+        return None
+    except IndexMismatchError as e:
+        if hasattr(e, "why"):
+            warnings.warn(f"the index at {index_dir} is damaged ({e.why}): building it again "
+                          "from the files", stacklevel=4)
         return None
     m = old.manifest
     if m.model != embedder.name or m.dimension != embedder.dimension or m.chunker != asdict(config):
         old.close()
         return None
+    if old.damage:
+        warnings.warn(f"the index at {index_dir} is damaged ({describe(list(old.damage))}): "
+                      "repairing it, reusing every vector that is whole", stacklevel=4)
     return old
 
 

@@ -8,13 +8,16 @@ A `Job` gets everything `rag.indexing.build` decided (documents, chunks, manifes
 3. publishes a first snapshot before embedding many chunks, so BM25 answers within seconds;
    then runs `check` (`rag.indexing.build`: is every new chunk within the model's input limit?) and,
    if some documents had to be chunked again, starts over from 2 with their new chunks;
-4. embeds the rest in steps of `WINDOW` chunks (the embedder sorts each step by length, so
-   a batch pads little: 3% more tokens than the texts hold), commits each step to the cache, and publishes a snapshot (metadata
-   and BM25 shared by hard link) whenever `snapshot_every` seconds have passed, and at
-   least ten times the last snapshot's own cost (0: after every step);
+4. embeds the rest in steps of `WINDOW` chunks, each sorted by length so that a batch pads
+   little (3% more tokens than the texts hold), commits every batch of `BATCH` chunks to the
+   cache as the model returns it (a kill loses at most the batch being embedded, about a
+   second of work on a 2-core CPU), and publishes a snapshot (metadata and BM25 shared by hard
+   link) whenever `snapshot_every` seconds have passed, and at least ten times the last
+   snapshot's own cost (0: after every step);
 5. publishes the finished index and deletes the cache.
 
-Vectors live in a memory-mapped work file beside the index until each publish copies them.
+Vectors live in a memory-mapped work file beside the index until each publish copies them;
+its disk space is reserved first (`rag.indexing.disk`), so a full disk is an error, not a crash.
 
 Does not: decide what changed (`rag.indexing.build`), or choose the FAISS type (`rag.indexing.ann`).
 """
@@ -29,13 +32,15 @@ import numpy as np
 
 from ..reading.chunk import Chunk
 from ..reading.ingest import Document
+from .disk import reserved_memmap
 from .embcache import EmbeddingCache, cache_file
 from .embed import Embedder
 from .lexical import LexicalConfig
 from .store import IndexStore, IndexWriter, Manifest, StoreConfig
 
 EARLY_SNAPSHOT_CHUNKS = 256  # embed more than this and a first snapshot is published before
-WINDOW = 512  # chunks embedded per step (shortest first inside it); each step is cached
+WINDOW = 512  # chunks embedded per step, shortest first inside it (a batch pads little)
+BATCH = 32  # chunks per call to the model; each batch is committed to the cache at once
 
 
 class Job:
@@ -58,14 +63,11 @@ class Job:
 
     def run(self, old: IndexStore | None) -> int:
         """Publish the whole index; returns how many chunks the model embedded."""
-        from numpy.lib.format import open_memmap
-
         work_file = self.index_dir.parent / f".{self.index_dir.name}.work.npy"
         cache = EmbeddingCache(cache_file(self.index_dir), model=self.embedder.name,
                                dimension=self.embedder.dimension)
         try:
-            work = open_memmap(work_file, mode="w+", dtype=np.float32,
-                               shape=(len(self.chunks), self.embedder.dimension))
+            work = reserved_memmap(work_file, (len(self.chunks), self.embedder.dimension))
             todo = self._fill(work, old, cache)
             if len(todo) > EARLY_SNAPSHOT_CHUNKS:
                 self._publish(work)
@@ -75,8 +77,7 @@ class Job:
                 self.chunks, self.analyzed = fixed
                 self._base = None  # metadata and BM25 are written anew
                 work = None  # let go of the old mapping before the file is made again
-                work = open_memmap(work_file, mode="w+", dtype=np.float32,
-                                   shape=(len(self.chunks), self.embedder.dimension))
+                work = reserved_memmap(work_file, (len(self.chunks), self.embedder.dimension))
                 todo = self._fill(work, old, cache)
             self._embed(work, todo, cache)
             self._publish(work)
@@ -93,12 +94,12 @@ class Job:
         for row, chunk in enumerate(self.chunks):
             rows_of.setdefault(chunk.hash, []).append(row)
         if old is not None:
-            vectors = old.vectors()
+            vectors = old.vectors()  # of a damaged index: the rows still whole, maybe fewer
             made = np.concatenate([np.any(vectors[i:i + 65_536] != 0, axis=1)
                                    for i in range(0, len(vectors), 65_536)] or [np.zeros(0, bool)])
             dst, src = [], []
             for row, h in old.chunk_hashes():
-                if made[row] and h in rows_of:
+                if row < len(made) and made[row] and h in rows_of:
                     targets = rows_of.pop(h)
                     dst.extend(targets)
                     src.extend([row] * len(targets))
@@ -108,22 +109,29 @@ class Job:
         return sorted(r for rows in rows_of.values() for r in rows)
 
     def _embed(self, work: np.ndarray, todo: list[int], cache: EmbeddingCache) -> None:
+        """Embed `todo` a window at a time, shortest chunks first in each (a batch pads
+        little), committing every batch to the cache as the model returns it."""
         bar = _bar(len(todo)) if self.progress and len(todo) > WINDOW else None
         last = time.monotonic()
-        for i in range(0, len(todo), WINDOW):
-            rows = todo[i:i + WINDOW]
-            vectors = self.embedder.embed([self.chunks[r].text for r in rows])
-            work[rows] = vectors
-            cache.put([self.chunks[r].hash for r in rows], vectors)
+        try:
+            for i in range(0, len(todo), WINDOW):
+                window = sorted(todo[i:i + WINDOW], key=lambda r: len(self.chunks[r].text))
+                for j in range(0, len(window), BATCH):
+                    rows = window[j:j + BATCH]
+                    vectors = self.embedder.embed([self.chunks[r].text for r in rows],
+                                                  batch_size=BATCH)
+                    work[rows] = vectors
+                    cache.put([self.chunks[r].hash for r in rows], vectors)
+                    if bar is not None:
+                        bar.update(len(rows))
+                wait = self.snapshot_every and max(self.snapshot_every, 10 * self._snapshot_cost)
+                if self.snapshot_every is not None and i + WINDOW < len(todo) \
+                        and time.monotonic() - last >= wait:
+                    self._publish(work)
+                    last = time.monotonic()
+        finally:
             if bar is not None:
-                bar.update(len(rows))
-            wait = self.snapshot_every and max(self.snapshot_every, 10 * self._snapshot_cost)
-            if self.snapshot_every is not None and i + WINDOW < len(todo) \
-                    and time.monotonic() - last >= wait:
-                self._publish(work)
-                last = time.monotonic()
-        if bar is not None:
-            bar.close()
+                bar.close()  # before any message about why it stopped
 
     def _publish(self, work: np.ndarray) -> None:
         started = time.monotonic()

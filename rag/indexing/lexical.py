@@ -35,6 +35,7 @@ import numpy as np
 
 from ..parallel import map_ordered
 from ..reading.text import prefixes as word_prefixes
+from .disk import save_npy
 
 TOKENIZER_VERSION = 1  # bump when `tokenize` changes: indexes record it and are rebuilt
 FILES = ("params.index.json", "vocab.index.json", "data.csc.index.npy",
@@ -218,7 +219,7 @@ class LexicalIndex:
         folder.mkdir(parents=True, exist_ok=True)
         for name, array in (("data", self.data), ("indices", self.indices),
                             ("indptr", self.indptr)):
-            np.save(folder / f"{name}.csc.index.npy", np.asarray(array), allow_pickle=False)
+            save_npy(folder / f"{name}.csc.index.npy", np.asarray(array))
         (folder / "vocab.index.json").write_text(
             json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
         c = self.config
@@ -235,6 +236,8 @@ class LexicalIndex:
         """Read a saved index; raises ValueError when it does not hold `rows` rows of `config`."""
         folder = Path(folder)
         params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+        if not isinstance(params, dict):
+            raise ValueError("params.index.json does not hold a JSON object")  # noqa: TRY004 (damage)
         saved = {k: params.get(k) for k in ("k1", "b", "method", "num_docs")}
         wanted = {"k1": config.k1, "b": config.b, "method": config.method, "num_docs": rows}
         if saved != wanted:

@@ -1,8 +1,9 @@
 """Keep an index on disk: FAISS vectors, SQLite metadata, a manifest, written atomically.
 
 An index is a directory:
-- `manifest.json`: format name and version, package version, embedding model and
-  dimension, chunker settings, FAISS index type, per-document content hashes, sources;
+- `manifest.json` (`rag.indexing.manifest`): format name and version, package version,
+  embedding model and dimension, chunker settings, FAISS index type, per-document content
+  hashes, sources, and the size of every other file;
 - `meta.sqlite`: documents (with their full text and content spans) and chunks (offsets,
   text, hash), in row order of the vectors;
 - `vectors.npy`: the float32 unit vectors (`allow_pickle=False`), kept so an unchanged
@@ -19,6 +20,11 @@ index is never overwritten. While `rag index` is still embedding it publishes sn
 every chunk is in the metadata and BM25, and the manifest's `pending` counts the chunks whose
 vectors are not made yet (zero rows in `vectors.npy`, left out of FAISS).
 
+`open_index` checks every file against the manifest first (`rag.indexing.health`): a damaged
+index is an error naming the command that rebuilds it, never a crash later in a search. Space
+for the vectors is reserved before they are written (`rag.indexing.disk`), so a full disk is
+an error, not a "Bus error".
+
 Does not: embed, chunk or decide what changed (that is `rag.indexing.build`), or fuse rankings.
 """
 
@@ -27,28 +33,21 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, Self
 
 import numpy as np
 
-from ..errors import IndexMismatchError, IndexNotFoundError, InputError
+from ..errors import IndexMismatchError, IndexNotFoundError, InputError, RagError
 from ..reading.chunk import Chunk
 from ..reading.ingest import Document
-from . import ann, layout, swap
-from .lexical import FILES as LEXICAL_FILES
-from .lexical import TOKENIZER_VERSION, LexicalConfig, LexicalIndex, read_prefixes
+from . import ann, disk, health, layout, swap
+from .lexical import LexicalConfig, LexicalIndex, read_prefixes
+from .manifest import FORMAT, FORMAT_VERSION, Manifest, read_manifest, rebuild_hint
 
-FORMAT = "verbatim-index"
-# 2 added the BM25 index (bm25/) and the manifest's `lexical` settings; 3 added pending
-# chunks, the resolved FAISS type and the `files` table (sizes and times of the sources)
-FORMAT_VERSION = 3
-READABLE = (2,)  # older versions read as they are (what they lack has a default)
-UPGRADABLE = (1,)  # older versions whose vectors `rag index` reuses when it rebuilds
 IndexType = Literal["auto", "flat", "hnsw", "ivf", "ivf-sq8"]
 INDEX_TYPES = ("auto", "flat", "hnsw", "ivf", "ivf-sq8")
-REBUILD_HINT = "rebuild it with `rag index PATH ... --index {path}`"
 
 
 @dataclass(frozen=True)
@@ -68,36 +67,7 @@ class StoreConfig:
             raise ValueError(f"unknown index type {self.index_type!r}; allowed: {', '.join(INDEX_TYPES)}")
 
 
-@dataclass(frozen=True)
-class Manifest:
-    model: str
-    dimension: int
-    chunker: dict
-    store: dict
-    documents: dict[str, str]
-    sources: list[str] = field(default_factory=list)
-    chunks: int = 0
-    lexical: dict = field(default_factory=lambda: asdict(LexicalConfig()))
-    format: str = FORMAT
-    format_version: int = FORMAT_VERSION
-    package_version: str = ""
-    pending: int = 0  # chunks not embedded yet (a snapshot published while embedding)
-    faiss: str = ""  # the FAISS structure actually built, e.g. "ivf nlist=4000 nprobe=32"
-
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__, indent=2, ensure_ascii=False)
-
-
-def package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("verbatim")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-_FILES = {"manifest.json", "meta.sqlite", "vectors.npy", "faiss.index", "bm25"}
+_FILES = {"manifest.json", "meta.sqlite", "vectors.npy", "faiss.index", "bm25", health.MARK}
 
 
 def _is_ours(path: Path) -> bool:
@@ -149,10 +119,7 @@ class IndexWriter:
 
     def vectors(self, rows: int, dimension: int) -> np.ndarray:
         """The writable (rows, dimension) float32 array stored as `vectors.npy`, all zeros."""
-        from numpy.lib.format import open_memmap
-
-        self._vectors = open_memmap(self.dir / "vectors.npy", mode="w+", dtype=np.float32,
-                                    shape=(rows, dimension))
+        self._vectors = disk.reserved_memmap(self.dir / "vectors.npy", (rows, dimension))
         return self._vectors
 
     def write_meta(self, documents: list[Document], chunks: list[Chunk],
@@ -180,9 +147,10 @@ class IndexWriter:
         self._vectors.flush()
         embedded = np.flatnonzero(np.any(self._vectors != 0, axis=1))
         index, described = ann.build(self._vectors, embedded, config)
-        manifest = replace(manifest, pending=len(self._vectors) - len(embedded), faiss=described,
-                           format_version=FORMAT_VERSION, chunks=len(self._vectors))
         _write_faiss(self.dir / "faiss.index", index)
+        manifest = replace(manifest, pending=len(self._vectors) - len(embedded), faiss=described,
+                           format_version=FORMAT_VERSION, chunks=len(self._vectors),
+                           files=health.sizes(self.dir))
         (self.dir / "manifest.json").write_text(manifest.to_json())
         self._vectors = None
         swap.publish(self.path, self.dir)
@@ -213,24 +181,30 @@ def write_index(path: str | Path, *, manifest: Manifest, documents: list[Documen
 
 
 def _write_faiss(file: Path, index) -> None:
-    import faiss
-
-    faiss.write_index(index, str(file))
+    disk.write_faiss(file, index)
 
 
 class IndexStore:
     """An index opened for reading: manifest, metadata, vectors and FAISS structure."""
 
-    def __init__(self, path: Path, manifest: Manifest, *, root: Path | None = None):
+    def __init__(self, path: Path, manifest: Manifest, *, root: Path | None = None,
+                 meta: bool = True):
         self.path = path  # as the user named it
         self.root = root or path  # the version directory it pointed at when opened
         self.manifest = manifest
+        self.damage: tuple[tuple[str, str], ...] = ()  # (file, what is wrong): `open_index`
         self._faiss = None
         self._lexical: LexicalIndex | None = None
         self._vectors: np.ndarray | None = None
         self._doc_ids: list[str] | None = None
-        self._con = sqlite3.connect(f"file:{self.root / 'meta.sqlite'}?mode=ro", uri=True,
-                                    check_same_thread=False)
+        self._con = sqlite3.connect(f"file:{self.root / 'meta.sqlite'}?mode=ro" if meta
+                                    else ":memory:", uri=True, check_same_thread=False)
+
+    def _damaged(self, file: str, why: str) -> IndexMismatchError:
+        """The error for a file found unreadable now, noted in the version for `rag index`."""
+        health.mark(self.root, file, why)
+        return IndexMismatchError(f"index at {self.path} is damaged ({file} {why}); "
+                                  + rebuild_hint(self.path, self.manifest.sources))
 
     def is_current(self) -> bool:
         """False once a newer version of the index has been published at `path`."""
@@ -243,10 +217,8 @@ class IndexStore:
 
             try:
                 index = faiss.read_index(str(self.root / "faiss.index"))
-            except RuntimeError as e:
-                raise IndexMismatchError(
-                    f"index at {self.path} is damaged (faiss.index unreadable: {e}); "
-                    + REBUILD_HINT.format(path=self.path)) from e
+            except RuntimeError as e:  # FAISS's message is a C++ assertion: not for people
+                raise self._damaged("faiss.index", "is not a readable FAISS index") from e
             params = self.manifest.store
             if hasattr(index, "hnsw"):
                 index.hnsw.efSearch = params.get("ef_search", 128)
@@ -264,9 +236,7 @@ class IndexStore:
                                                   LexicalConfig(**self.manifest.lexical),
                                                   rows=self.manifest.chunks)
             except (OSError, ValueError, TypeError) as e:
-                raise IndexMismatchError(
-                    f"index at {self.path} is damaged (bm25/ unreadable: {e}); "
-                    + REBUILD_HINT.format(path=self.path)) from e
+                raise self._damaged("bm25/", f"is unreadable ({e})") from e
         return self._lexical
 
     def word_prefixes(self) -> frozenset[str] | None:
@@ -283,9 +253,17 @@ class IndexStore:
         return self._doc_ids[row]
 
     def vectors(self) -> np.ndarray:
-        """All vectors, memory-mapped (read once; pending rows are zeros)."""
+        """All vectors, memory-mapped (read once; pending rows are zeros). Of an index opened
+        with damaged vectors (`open_index(damaged=True)`), the whole rows it still holds."""
         if self._vectors is None:
-            self._vectors = np.load(self.root / "vectors.npy", allow_pickle=False, mmap_mode="r")
+            file = self.root / "vectors.npy"
+            if any(f == "vectors.npy" for f, _ in self.damage):
+                self._vectors = health.salvage_vectors(file, self.manifest.dimension)
+                return self._vectors
+            try:
+                self._vectors = np.load(file, allow_pickle=False, mmap_mode="r")
+            except (OSError, ValueError) as e:
+                raise self._damaged("vectors.npy", f"is unreadable ({e})") from e
         return self._vectors
 
     def chunk_hashes(self) -> list[tuple[int, str]]:
@@ -340,54 +318,34 @@ class IndexStore:
         self._con.close()
 
 
-def open_index(path: str | Path, *, upgrade: bool = False) -> IndexStore:
+def open_index(path: str | Path, *, upgrade: bool = False, damaged: bool = False) -> IndexStore:
     """Open and check an index directory; errors name the command that rebuilds it.
 
     With `upgrade=True` an index of an `UPGRADABLE` format version opens too (its BM25 part
     may be missing): `rag.indexing.build` reuses its vectors when it writes the current format.
+    With `damaged=True` an index whose metadata is sound opens even when other files are
+    damaged (`IndexStore.damage` lists what is wrong): `rag.indexing.build` repairs it.
     """
     path = Path(path)
-    swap.recover(path)
-    hint = REBUILD_HINT.format(path=path)
-    root = swap.current_version(path)
-    if root is None or not (root / "manifest.json").exists():
-        raise IndexNotFoundError(f"no index at {path}; {hint}")
-    manifest = _read_manifest(root, hint, upgrade, shown=path)
-    current = manifest.format_version not in UPGRADABLE
-    files = ["meta.sqlite", "vectors.npy", "faiss.index"]
-    files += [f"bm25/{f}" for f in LEXICAL_FILES] if current else []
-    missing = [f for f in files if not (root / f).exists()]
-    if missing:
-        raise IndexMismatchError(f"index at {path} is damaged ({', '.join(missing)} missing); {hint}")
     try:
-        store = IndexStore(path, manifest, root=root)
-        store._con.execute("SELECT count(*) FROM chunks").fetchone()
-        return store
-    except sqlite3.Error as e:
-        raise IndexMismatchError(f"index at {path} is damaged ({e}); {hint}") from e
-
-
-def _read_manifest(root: Path, hint: str, upgrade: bool, *, shown: Path) -> Manifest:
-    path = shown
-    try:
-        data = json.loads((root / "manifest.json").read_text())
-        if not isinstance(data, dict):
-            raise ValueError("manifest.json does not hold a JSON object")  # noqa: TRY004 (damage, not a caller's type)
-        if data.get("format") != FORMAT:
-            raise IndexMismatchError(f"{path} was not written by verbatim; {hint}")
-        version = data.get("format_version")
-        readable = version == FORMAT_VERSION or version in READABLE
-        if not readable and not (upgrade and version in UPGRADABLE):
-            raise IndexMismatchError(
-                f"index at {path} has format version {version}, this verbatim "
-                f"reads version {FORMAT_VERSION}; {hint}"
-            )
-        manifest = Manifest(**data)
-        tokenizer = LexicalConfig(**manifest.lexical).tokenizer
-    except (ValueError, TypeError) as e:
-        raise IndexMismatchError(f"the manifest of {path} is damaged ({e}); {hint}") from e
-    if tokenizer != TOKENIZER_VERSION and readable and not upgrade:
-        raise IndexMismatchError(
-            f"index at {path} was tokenized for BM25 by tokenizer version {tokenizer}, this "
-            f"verbatim uses version {TOKENIZER_VERSION}; {hint}")
-    return manifest
+        swap.recover(path)
+        root = swap.current_version(path)
+        if root is None or not (root / "manifest.json").exists():
+            raise IndexNotFoundError(f"no index at {path}; {rebuild_hint(path)}")
+        manifest = read_manifest(root, upgrade=upgrade, shown=path)
+        meta = (root / "meta.sqlite").is_file()
+        store = IndexStore(path, manifest, root=root, meta=meta)
+    except PermissionError as e:
+        raise RagError(f"cannot read the index at {path}: permission denied ({e.filename}); "
+                       f"run as a user who can read it, or give this one access "
+                       f"(chmod -R a+rX on the index folder)") from e
+    found = health.problems(root, manifest, store._con if meta else None)
+    bad_meta = any(f == "meta.sqlite" for f, _ in found)
+    if found and (bad_meta or not damaged):
+        store.close()
+        error = IndexMismatchError(f"index at {path} is damaged ({health.describe(found)}); "
+                                   + rebuild_hint(path, manifest.sources))
+        error.why = health.describe(found)
+        raise error
+    store.damage = tuple(found)
+    return store

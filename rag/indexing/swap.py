@@ -21,7 +21,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -85,10 +84,19 @@ def locked_elsewhere(path: Path) -> bool:
 
 
 def new_version(path: Path) -> Path:
-    """An empty version directory for `path`, to be filled and then `publish`ed or dropped."""
+    """An empty version directory for `path`, to be filled and then `publish`ed or dropped.
+
+    Made with the permissions of the umask (as `mkdir` makes a folder), so other users can
+    read the index when they can read its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path(tempfile.mkdtemp(prefix=f".{path.name}.v-{stamp}-", dir=path.parent))
+    while True:
+        version = path.parent / f".{path.name}.v-{stamp}-{uuid.uuid4().hex[:8]}"
+        try:
+            version.mkdir(mode=0o777)
+            return version
+        except FileExistsError:
+            continue
 
 
 def current_version(path: Path) -> Path | None:

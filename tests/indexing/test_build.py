@@ -205,3 +205,79 @@ def test_build_without_index_dir_uses_rag_index(corpus, fake_embedder, private_i
     report = build_index([corpus], embedder=fake_embedder)
     assert report.index_dir == str(private_index)
     assert (private_index / "manifest.json").exists()
+
+
+# --- document identity across folders and uploads (issue 12, point 2) ---------------------
+
+def _sources(index: Path) -> dict[str, str]:
+    store = open_index(index)
+    try:
+        return {d.id: Path(d.source).parent.name for d in store.documents().values()}
+    finally:
+        store.close()
+
+
+def test_add_of_a_file_named_like_an_indexed_one_keeps_both(tmp_path, fake_embedder):
+    a = write_corpus(tmp_path / "a", {"report.txt": ARTICLES["volcano.txt"]})
+    b = write_corpus(tmp_path / "b", {"report.txt": ARTICLES["chess.txt"]})
+    index = tmp_path / "index"
+    build_index([a], index_dir=index, embedder=fake_embedder)
+    report = build_index([b], index_dir=index, embedder=fake_embedder, add=True)
+    assert report.changed == () and report.removed == () and len(report.added) == 1
+    assert _sources(index) == {"report": "a", report.added[0]: "b"}
+    assert _doc_ids_found(index, fake_embedder, "volcano lava Grindavik magma") >= {"report"}
+
+
+def test_ids_stay_what_they_were_when_the_index_is_rebuilt_or_the_files_change(
+        tmp_path, fake_embedder):
+    a = write_corpus(tmp_path / "a", {"report.txt": ARTICLES["volcano.txt"]})
+    b = write_corpus(tmp_path / "b", {"report.txt": ARTICLES["chess.txt"]})
+    index = tmp_path / "index"
+    build_index([a], index_dir=index, embedder=fake_embedder)
+    build_index([b], index_dir=index, embedder=fake_embedder, add=True)
+    before = _sources(index)
+    (b / "report.txt").write_text(ARTICLES["chess.txt"] + "\nThe olympiad starts in May.\n")
+    report = build_index([a, b], index_dir=index, embedder=fake_embedder)
+    assert _sources(index) == before
+    assert report.added == () and report.removed == () and len(report.changed) == 1
+
+
+def test_one_build_of_two_files_with_one_name_gives_ids_of_their_paths(tmp_path, fake_embedder):
+    a = write_corpus(tmp_path / "a", {"report.txt": ARTICLES["volcano.txt"]})
+    b = write_corpus(tmp_path / "b", {"report.txt": ARTICLES["chess.txt"]})
+    first, second = tmp_path / "one", tmp_path / "two"
+    build_index([a, b], index_dir=first, embedder=fake_embedder)
+    build_index([b, a], index_dir=second, embedder=fake_embedder)
+    assert _sources(first) == _sources(second)
+    assert sorted(_sources(first).values()) == ["a", "b"]
+    assert all(i.startswith("report~") for i in _sources(first))
+
+
+def test_an_upload_named_like_a_seed_does_not_replace_it(tmp_path, seeds_dir, fake_embedder):
+    index = tmp_path / "index"
+    build_index([seeds_dir], index_dir=index, embedder=fake_embedder)
+    uploads = write_corpus(tmp_path / "index-uploads", {
+        "004_47575fa39b048119.txt": "The 2025 summit\n\nNATO will hold its 2025 summit in "
+                                    "Pyongyang, the alliance said on Monday.\n"})
+    report = build_index([uploads], index_dir=index, embedder=fake_embedder, add=True)
+    ids = _sources(index)
+    assert ids["004_47575fa39b048119"] == seeds_dir.name
+    assert report.added != ("004_47575fa39b048119",) and len(ids) == 6
+    assert report.changed == () and report.removed == ()
+
+
+def test_re_adding_a_changed_file_updates_its_own_document(built, corpus, fake_embedder):
+    index, _ = built
+    (corpus / "chess.txt").write_text(ARTICLES["chess.txt"] + "\nShe won again in May.\n")
+    report = build_index([corpus / "chess.txt"], index_dir=index, embedder=fake_embedder,
+                         add=True)
+    assert report.changed == ("chess",) and report.added == () and report.documents == 3
+
+
+def test_adding_a_copy_of_an_indexed_text_under_another_path_indexes_it_once(
+        built, tmp_path, fake_embedder):
+    index, _ = built
+    copy = write_corpus(tmp_path / "copy", {"volcano.txt": ARTICLES["volcano.txt"]})
+    with pytest.warns(UserWarning, match="same text as document 'volcano'"):
+        report = build_index([copy], index_dir=index, embedder=fake_embedder, add=True)
+    assert report.documents == 3 and report.added == ()

@@ -199,3 +199,32 @@ def test_chunks_over_the_models_limit_are_cut_again_after_the_first_snapshot(tmp
     assert report.embedded == len(set(texts)) and store.manifest.pending == 0
     assert store.lexical.search("tag300", 1)[0][0] in {
         row for row, c in store.chunks() if c.doc_id == "r0300"}
+
+
+def test_a_kill_9_at_chunk_320_of_774_loses_at_most_the_batch_being_embedded(tmp_path):
+    """The cache is committed batch by batch (issue 12, point 11): before, a step of 512
+    chunks was committed whole, and a kill at chunk 320 re-embedded all 774."""
+    total, killed_at = 774, 320
+    corpus = write_corpus(tmp_path / "c", {f"r{i:04d}.txt": _article(i) for i in range(total)})
+    index = tmp_path / "index"
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(ROOT / "tests")!r})
+        from conftest import FakeEmbedder
+        from rag.indexing.build import build_index
+
+        class Killed(FakeEmbedder):
+            def _embed(self, texts):
+                if self.embedded + len(texts) > {killed_at}:  # kill -9 inside this batch
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return super()._embed(texts)
+
+        build_index([{str(corpus)!r}], index_dir={str(index)!r}, embedder=Killed())
+    """)
+    child = subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=False)
+    assert child.returncode == -signal.SIGKILL
+    again = FakeEmbedder()
+    report = build_index([corpus], index_dir=index, embedder=again)
+    assert report.chunks == total
+    assert report.embedded == total - killed_at  # 454; it was 774
+    assert len(set(again.texts)) == len(again.texts)
