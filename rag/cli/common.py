@@ -1,8 +1,8 @@
 """What several commands share: their options, stderr messages, and opening an index.
 
 `open_retriever` opens the index a command names (building the default one from the seeds
-when none exists yet, and saying so; an index whose model is gone says how to rebuild it); `open_answerer` puts the extractive answerer, or the
-optional LLM answerer, on top of it.
+when none exists yet, and saying so; an index whose model is gone says how to rebuild it);
+`open_answerer` puts the extractive answerer, or the optional LLM answerer, on top of it.
 
 Does not: print answers or reports (each command group does), or parse the command line.
 """

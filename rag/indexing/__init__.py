@@ -6,7 +6,9 @@
 - `embed`, `onnx`: the embedding model (all-MiniLM-L6-v2), through its ONNX export;
 - `lexical`: the BM25 tokenizer and index (bm25s);
 - `store`, `layout`, `ann`, `swap`: an index version on disk (manifest, SQLite metadata,
-  vectors, FAISS, BM25), published by one atomic link swap under a writer lock.
+  vectors, FAISS, BM25), published by one atomic link swap under a writer lock;
+- `manifest`, `health`, `disk`: the manifest and its format version, the check of every file
+  against it on open, and writing with space reserved first (a full disk is an error).
 
 Does not: rank passages for a question (`rag.search`) or answer (`rag.answering`).
 """

@@ -2,6 +2,7 @@
 
 - `ingest`: `.txt`, `.md`, `.html`, `.pdf` and `.jsonl` files read into `Document` records
   whose text keeps exact offsets into the file;
+- `identity`: document ids, the file's stem unless another file shares it;
 - `furniture`: which character ranges of a page hold the article, and which are page
   furniture (share buttons, bylines, captions, "related" lists);
 - `chunk`: sentence-boundary chunks of at most 128 tiktoken tokens, each within the embedding
