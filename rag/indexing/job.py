@@ -10,8 +10,8 @@ A `Job` gets everything `rag.indexing.build` decided (documents, chunks, manifes
    if some documents had to be chunked again, starts over from 2 with their new chunks;
 4. embeds the rest in steps of `WINDOW` chunks, each sorted by length so that a batch pads
    little (3% more tokens than the texts hold), commits every batch of `BATCH` chunks to the
-   cache as the model returns it (a kill loses at most the batch being embedded, about a
-   second of work on a 2-core CPU), and publishes a snapshot (metadata and BM25 shared by hard
+   cache as the model returns it (a kill loses at most the batch being embedded: about a
+   second of work on 2 idle cores, 10 s at load 11), and publishes a snapshot (metadata and BM25 shared by hard
    link) whenever `snapshot_every` seconds have passed, and at least ten times the last
    snapshot's own cost (0: after every step);
 5. publishes the finished index and deletes the cache.
