@@ -175,14 +175,13 @@ def _read(paths, files: list[Path], old: IndexStore | None, known, stats,
     unchanged since the last run come from the index. Ids: `rag.reading.identity`."""
     same = [f for f in map(str, files) if f in known and known[f] == stats.get(f)]
     reused = old.documents_from(same) if old is not None and same else {}
-    kept: list[Document] = []
     previous: dict[str, list[str]] = {}
-    if old is not None:
+    for source, ids in (old.ids_by_source() if old is not None else {}).items():
+        previous.setdefault(where(source), []).extend(ids)
+    kept: list[Document] = []
+    if add and old is not None:
         read_now = {where(str(f)) for f in files}
-        for doc in old.documents().values():
-            previous.setdefault(where(doc.source), []).append(doc.id)
-            if add and where(doc.source) not in read_now:
-                kept.append(doc)
+        kept = [d for d in old.documents().values() if where(d.source) not in read_now]
     documents = read_documents(list(paths), files=files, reuse=lambda f: reused.get(str(f)),
                                kept=kept, previous=previous)
     return kept + documents

@@ -277,6 +277,13 @@ class IndexStore:
         except sqlite3.OperationalError:
             return {}
 
+    def ids_by_source(self) -> dict[str, list[str]]:
+        """Source file -> the ids of the documents read from it (without their texts)."""
+        out: dict[str, list[str]] = {}
+        for doc_id, source in self._con.execute("SELECT id, source FROM documents ORDER BY rowid"):
+            out.setdefault(source, []).append(doc_id)
+        return out
+
     def documents_from(self, sources: list[str]) -> dict[str, list[Document]]:
         """The documents read from each of these source files (one file may hold several)."""
         out: dict[str, list[Document]] = {}

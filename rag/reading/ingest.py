@@ -167,8 +167,17 @@ def _walk(folder: Path) -> list[Path]:
 
     found = []
     for root, _, names in os.walk(folder, onerror=unreadable):
-        found += [p for p in (Path(root) / n for n in names) if _wanted(p) and p.is_file()]
+        found += [p for p in (Path(root) / n for n in names) if _wanted(p) and _is_file(p)]
     return sorted(found)
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError as e:  # in a folder that may be listed but not entered (r without x)
+        _skip(path, f"cannot be read ({e.strerror}); give this user access to its folder "
+                    f"(chmod a+rx) or move it out")
+        return False
 
 
 def _wanted(path: Path) -> bool:

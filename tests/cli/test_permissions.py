@@ -104,6 +104,8 @@ def one_error_line(code: int, out: str, err: str) -> str:
 def corpus(shared) -> Path:
     corpus = write_corpus(shared / "corpus", {"volcano.txt": ARTICLES["volcano.txt"]})
     write_corpus(corpus / "locked", {"chess.txt": ARTICLES["chess.txt"]}).chmod(0o000)
+    listed = write_corpus(corpus / "listed", {"orchid.txt": "Rare orchid\n\nBotanists saw it."})
+    listed.chmod(0o444)  # its names may be listed, its files not opened
     write_corpus(corpus, {"bakery.txt": ARTICLES["bakery.txt"]})
     (corpus / "bakery.txt").chmod(0o000)
     return corpus
@@ -115,9 +117,10 @@ def test_an_unreadable_subfolder_and_file_are_skipped_with_a_note_each(shared, c
     assert code == 0, err
     assert "Traceback" not in err
     notes = err.strip().splitlines()
-    assert len(notes) == 2 and all(n.startswith("note: skipped ") for n in notes), err
+    assert len(notes) == 3 and all(n.startswith("note: skipped ") for n in notes), err
     assert any(f"{corpus / 'locked'}: folder cannot be read" in n for n in notes), err
     assert any(f"{corpus / 'bakery.txt'}: cannot be read" in n for n in notes), err
+    assert any(f"{corpus / 'listed' / 'orchid.txt'}: cannot be read" in n for n in notes), err
     assert all("chmod" in n for n in notes)
     assert "1 documents" in out
 
