@@ -159,20 +159,24 @@ class Answerer:
         return self._vocabulary
 
     def previous_turn(self, history: Sequence[str | Answer]) -> Turn | None:
-        """The last turn of `history` with the name its answer gave (for rewriting follow-ups)."""
+        """The last turn of `history`: its standalone question and what its answer gave (the
+        focus and the quotes, where a follow-up's pronoun may find its name)."""
         if not history:
             return None
         last = history[-1]
         if isinstance(last, Answer):
-            return Turn(last.standalone_query, None if last.refused else last.focus)
+            if last.refused:
+                return Turn(last.standalone_query)
+            return Turn(last.standalone_query, last.focus, tuple(c.quote for c in last.citations))
         if not isinstance(last, str) or not last.strip():
             return None
         earlier = None
         if scoring.answer_type(last) == "who":  # its answer names the person a pronoun means
             earlier = self.ask(last, history=history[-2:-1] if needs_context(last) else ())
-        focus = earlier.focus if earlier is not None and not earlier.refused else None
-        query = earlier.standalone_query if earlier is not None else last
-        return Turn(query, focus)
+        if earlier is None or earlier.refused:
+            return Turn(earlier.standalone_query if earlier is not None else last)
+        return Turn(earlier.standalone_query, earlier.focus,
+                    tuple(c.quote for c in earlier.citations))
 
     def _candidates(self, query: str, passages: list[Passage], docs: dict[str, Document]) -> list[_Candidate]:
         spans = []
