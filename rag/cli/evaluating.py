@@ -1,4 +1,8 @@
-"""`rag eval`: the labelled question set, BEIR folders, calibration and the regression gate.
+"""`rag eval`: the question set and the conversation set, BEIR folders, calibration and the
+regression gate.
+
+With no `--set`, `rag eval` runs the seed question set and the conversation set, each gated
+against its own baseline by `--check`; `--set FILE` runs one set of either kind.
 
 Does not: compute any metric itself (`rag.evaluation`).
 """
@@ -7,22 +11,25 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .common import index_arg, json_arg, k_arg, open_answerer, say, search_args
 
 
 def register(sub) -> None:
-    p = sub.add_parser("eval", help="measure retrieval, answers, citations and refusals")
+    p = sub.add_parser("eval", help="measure retrieval, answers, citations, refusals and "
+                                    "follow-up rewrites")
     p.add_argument("--set", dest="set_file", metavar="FILE", type=Path, default=None,
-                   help="evaluation set, JSONL (default: $RAG_EVAL_SET or eval/sets/seeds.jsonl)")
+                   help="one evaluation set, JSONL: questions or conversations (default: "
+                        "$RAG_EVAL_SET, else eval/sets/seeds.jsonl and eval/sets/conversations.jsonl)")
     index_arg(p)
     k_arg(p)
     search_args(p)
     _modes(p.add_mutually_exclusive_group())
     p.add_argument("--baseline", metavar="FILE", type=Path, default=None,
-                   help="baseline figures (default eval/baseline.json)")
+                   help="baseline figures of the (first) set (default eval/baseline.json; "
+                        "eval/baseline-conversations.json for a conversation set)")
     p.add_argument("--reports", metavar="DIR", type=Path, default=None,
                    help="folder for the Markdown report and chart (default eval/reports)")
     json_arg(p)
@@ -46,6 +53,7 @@ def _modes(mode) -> None:
 
 
 def run(args) -> int:
+    from ..errors import EvalSetError
     from ..evaluation import evaluate as ev
     from ..evaluation.report import beir_summary, calibration_table
     from ..search.retrieve import check_k
@@ -55,40 +63,95 @@ def run(args) -> int:
         beir = ev.evaluate_beir(args.beir, index_dir=args.index, progress=True, mode=args.mode)
         print(json.dumps(asdict(beir)) if args.json else beir_summary(beir))
         return 0
-    set_file = args.set_file or Path(os.environ.get("RAG_EVAL_SET") or ev.DEFAULT_SET)
-    questions = ev.load_set(set_file)  # a bad set fails before any model loads
-    if args.from_feedback is not None:
-        return _from_feedback(args.from_feedback, questions, Path(set_file).parent)
-    if args.calibrate:
-        cal = ev.calibrate(questions, open_answerer(args), k=args.k, progress=True)
+    sets = _sets(args)  # every set is read and checked before any model loads
+    question_sets = [s for s in sets if not s.conversations]
+    if args.from_feedback is not None or args.calibrate:
+        if not question_sets:
+            raise EvalSetError(f"{sets[0].path} is a conversation set; --calibrate and "
+                               f"--from-feedback take a question set (--set eval/sets/seeds.jsonl)")
+        chosen = question_sets[0]
+        if args.from_feedback is not None:
+            return _from_feedback(args.from_feedback, chosen.items, chosen.path.parent)
+        cal = ev.calibrate(chosen.items, open_answerer(args), k=args.k, progress=True)
         print(json.dumps(asdict(cal)) if args.json else calibration_table(cal))
         return 0
-    return _evaluate(args, set_file)
+    return _evaluate(args, sets)
 
 
-def _evaluate(args, set_file: Path) -> int:
-    """Run the set, write the report, print the summary, apply the gate."""
+@dataclass(frozen=True)
+class _Set:
+    path: Path
+    conversations: bool
+    items: list
+    baseline: Path
+
+
+def _sets(args) -> list[_Set]:
+    """The sets to run: --set or $RAG_EVAL_SET, else the seed set and the conversation set;
+    each with its baseline (--baseline is the first set's)."""
+    from ..evaluation import conversations as cv
     from ..evaluation import evaluate as ev
-    from ..evaluation.report import summary, write_report
+    from ..evaluation.evalset import is_conversation_set, load_conversations
 
-    baseline_file = args.baseline or ev.DEFAULT_BASELINE
-    baseline = ev.read_baseline(baseline_file) if args.check else None
-    report = ev.evaluate(set_file, open_answerer(args), k=args.k, progress=not args.json)
-    md, png = write_report(report, args.reports or ev.DEFAULT_REPORTS)
-    problems = ev.check(report.overall, baseline, questions=len(report.results)) if baseline else []
+    named = args.set_file or os.environ.get("RAG_EVAL_SET")
+    paths = [Path(named)] if named else [ev.DEFAULT_SET, cv.DEFAULT_CONVERSATIONS]
+    out = []
+    for i, path in enumerate(paths):
+        dialogue = is_conversation_set(path)
+        items = load_conversations(path) if dialogue else ev.load_set(path)
+        default = cv.DEFAULT_CONVERSATION_BASELINE if dialogue else ev.DEFAULT_BASELINE
+        out.append(_Set(path, dialogue, items, (args.baseline if i == 0 else None) or default))
+    return out
+
+
+def _evaluate(args, sets: list[_Set]) -> int:
+    """Run each set, write its report, print the summaries, apply the gate."""
+    answerer = open_answerer(args)
+    shown, failed = [], False
+    for s in sets:
+        figures, text, problems = _run_set(args, s, answerer)
+        shown.append((figures, text))
+        for problem in problems:
+            say(f"regression: {problem}" + (f" ({figures['set']})" if len(sets) > 1 else ""))
+        if args.check and not problems:
+            say(f"check passed: no metric worse than {s.baseline} beyond its tolerance")
+        failed = failed or bool(problems)
     if args.json:
-        print(json.dumps({"set": report.set_path, "overall": report.overall,
-                          "by_type": report.by_type, "report": str(md), "chart": str(png),
-                          "regressions": problems}))
+        first = shown[0][0]
+        print(json.dumps(first if len(shown) == 1 else {**first, "conversations": shown[1][0]}))
     else:
-        print(f"{summary(report)}\n\nreport: {md}\nchart: {png}")
+        print("\n\n".join(text for _, text in shown))
+    return 1 if failed else 0
+
+
+def _run_set(args, s: _Set, answerer) -> tuple[dict, str, list[str]]:
+    """(figures for --json, text for people, regressions) of one set."""
+    from ..evaluation import conversations as cv
+    from ..evaluation import evaluate as ev
+    from ..evaluation import report as rp
+
+    baseline = ev.read_baseline(s.baseline) if args.check else None
+    progress = not args.json
+    if s.conversations:
+        report = cv.evaluate_conversations(s.path, answerer, k=args.k, progress=progress)
+        md = rp.write_conversation_report(report, args.reports or ev.DEFAULT_REPORTS)
+        figures = {"set": report.set_path, "conversations": report.conversations,
+                   "turns": len(report.turns), "overall": report.overall,
+                   "by_turn": report.by_turn, "by_kind": report.by_kind, "report": str(md)}
+        text = f"{rp.conversation_summary(report)}\n\nreport: {md}"
+        write = cv.write_conversation_baseline
+    else:
+        report = ev.evaluate(s.path, answerer, k=args.k, progress=progress)
+        md, png = rp.write_report(report, args.reports or ev.DEFAULT_REPORTS)
+        figures = {"set": report.set_path, "overall": report.overall, "by_type": report.by_type,
+                   "report": str(md), "chart": str(png)}
+        text = f"{rp.summary(report)}\n\nreport: {md}\nchart: {png}"
+        write = ev.write_baseline
+    problems = ev.check(report.overall, baseline, questions=len(report.results)) if baseline else []
+    figures["regressions"] = problems
     if args.update_baseline:
-        say(f"baseline written to {ev.write_baseline(report, baseline_file)}")
-    for problem in problems:
-        say(f"regression: {problem}")
-    if args.check and not problems:
-        say(f"check passed: no metric worse than {baseline_file} beyond its tolerance")
-    return 1 if problems else 0
+        say(f"baseline written to {write(report, s.baseline)}")
+    return figures, text, problems
 
 
 def _from_feedback(feedback: Path, questions, sets_dir: Path) -> int:

@@ -1,10 +1,17 @@
-"""Read evaluation data: the labelled question set and BEIR-format benchmark folders.
+"""Read evaluation data: the labelled question set, conversation sets and BEIR folders.
 
 A set file is JSONL, one question a line: `id`, `question`, `type` (one of `TYPES`),
 optional `history` (earlier user turns, oldest first), `answers` (acceptable answers),
 `gold_docs` and `evidence` (`[{"doc", "text"}]`, each text a verbatim substring of its
 document). Reading stops at the first bad line with an `EvalSetError` naming the file and
 line: a regression gate must not quietly shrink its set. Blank lines are allowed.
+
+A conversation set is JSONL too, one conversation a line: `id` and `turns`, two or more,
+each a question as above (without `id` and `history`: a turn's history is the questions
+before it) plus `kind`, one of `KINDS` (how it leans on the turn before: `new` for a
+self-contained question), and `standalone`, the acceptable standalone forms of the question
+(a `new` turn's is the question itself, and may be left out). `is_conversation_set` tells
+the two kinds of file apart by their first record.
 
 A BEIR folder holds `corpus.jsonl` (`_id`, `title`, `text`), `queries.jsonl` (`_id`,
 `text`) and `qrels/<split>.tsv` (`query-id`, `corpus-id`, `score`); only the queries that
@@ -57,29 +64,37 @@ def load_set(path: str | Path) -> list[EvalQuestion]:
     >>> load_set("eval/sets/seeds.jsonl")[0].type  # doctest: +SKIP
     'factoid'
     """
+    return _load(path, _question, "questions")
+
+
+def _load(path: str | Path, parse, what: str) -> list:
+    """Every record of a JSONL file through `parse`; the first bad line stops with its number."""
     path = Path(path)
+    items: list = []
+    seen: dict[str, int] = {}
+    for lineno, line in _lines(path):
+        try:
+            item = parse(json.loads(line))
+        except (json.JSONDecodeError, ValueError, TypeError) as e:
+            raise EvalSetError(f"{path}:{lineno}: {e}; fix the line and run again "
+                               f"(evaluation stops at the first bad line)") from e
+        if item.id in seen:
+            raise EvalSetError(f"{path}:{lineno}: id {item.id!r} already used on line "
+                               f"{seen[item.id]}; give every one its own id")
+        seen[item.id] = lineno
+        items.append(item)
+    if not items:
+        raise EvalSetError(f"the evaluation set {path} holds no {what}")
+    return items
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line) of every non-blank line of a set file."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise EvalSetError(f"cannot read the evaluation set {path} ({e}); pass --set FILE") from e
-    questions: list[EvalQuestion] = []
-    seen: dict[str, int] = {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            q = _question(json.loads(line))
-        except (json.JSONDecodeError, ValueError, TypeError) as e:
-            raise EvalSetError(f"{path}:{lineno}: {e}; fix the line and run again "
-                               f"(evaluation stops at the first bad line)") from e
-        if q.id in seen:
-            raise EvalSetError(f"{path}:{lineno}: id {q.id!r} already used on line {seen[q.id]}; "
-                               f"give every question its own id")
-        seen[q.id] = lineno
-        questions.append(q)
-    if not questions:
-        raise EvalSetError(f"the evaluation set {path} holds no questions")
-    return questions
+    return ((n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip())
 
 
 def _question(record) -> EvalQuestion:
@@ -112,6 +127,81 @@ def _list(record: dict, field: str, kind: type) -> tuple:
     if not isinstance(value, list) or not all(isinstance(v, kind) for v in value):
         raise ValueError(f"{field!r} must be a list of {'strings' if kind is str else 'objects'}")
     return tuple(value)
+
+
+KINDS = ("new", "pronoun-answer", "pronoun-subject", "swap", "ellipsis")
+
+
+@dataclass(frozen=True)
+class ConversationTurn:
+    """One turn: its question (history: the questions before it), how it leans on the turn
+    before, and the standalone forms it may be rewritten to."""
+
+    question: EvalQuestion
+    kind: str
+    standalone: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    turns: tuple[ConversationTurn, ...]
+
+
+def load_conversations(path: str | Path) -> list[Conversation]:
+    """The conversations of a JSONL conversation set, in file order.
+
+    >>> len(load_conversations("eval/sets/conversations.jsonl")[0].turns)  # doctest: +SKIP
+    4
+    """
+    return _load(path, _conversation, "conversations")
+
+
+def is_conversation_set(path: str | Path) -> bool:
+    """True when the file's first record holds `turns` (a conversation set)."""
+    for _, line in _lines(Path(path)):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            return False
+        return isinstance(record, dict) and "turns" in record
+    return False
+
+
+def _conversation(record) -> Conversation:
+    if not isinstance(record, dict):
+        raise TypeError(f"expected a JSON object, got {type(record).__name__}")
+    if "id" not in record or not isinstance(record.get("turns"), list):
+        raise ValueError("a conversation needs an 'id' and a list of 'turns'")
+    raw = record["turns"]
+    if len(raw) < 2 or not all(isinstance(t, dict) for t in raw):
+        raise ValueError("a conversation needs two or more turns, each a JSON object")
+    turns: list[ConversationTurn] = []
+    for n, t in enumerate(raw, start=1):
+        try:
+            turns.append(_turn(t, f"{record['id']}.{n}", [x.question.question for x in turns]))
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"turn {n}: {e}") from e
+    return Conversation(str(record["id"]), tuple(turns))
+
+
+def _turn(t: dict, id: str, history: list[str]) -> ConversationTurn:
+    if "id" in t or "history" in t:
+        raise ValueError("a turn has no 'id' or 'history' (they come from its conversation)")
+    kind = t.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; allowed: {', '.join(KINDS)}")
+    if not history and kind != "new":
+        raise ValueError("the first turn has nothing to lean on: its kind is 'new'")
+    fields = {k: v for k, v in t.items() if k not in ("kind", "standalone")}
+    q = _question({**fields, "id": id, "history": history})
+    standalone = _list(t, "standalone", str) or ((q.question,) if kind == "new" else ())
+    if not standalone or not all(s.strip() for s in standalone):
+        raise ValueError("a follow-up needs 'standalone': the standalone forms of its question")
+    if kind == "new" and standalone != (q.question,):
+        raise ValueError("a new question is left exactly as it is: its one standalone form is "
+                         "the question itself")
+    return ConversationTurn(q, kind, standalone)
 
 
 def _evidence(e: dict) -> Evidence:

@@ -127,6 +127,11 @@ def run_questions(questions: Sequence[EvalQuestion], answerer, *, k: int = 5,
         latency = (time.perf_counter() - started) * 1000
         passages = answerer.retriever.search(answer.standalone_query, k=RETRIEVAL_DEPTH)
         results.append(_judge(q, answer, [p.doc_id for p in passages], documents, latency))
+    return with_retrieval(results)
+
+
+def with_retrieval(results: list[QuestionResult]) -> list[QuestionResult]:
+    """The results with their per-question retrieval metrics (those with gold documents)."""
     qrels = {r.question.id: {d: 1 for d in r.question.gold_docs} for r in results
              if r.question.gold_docs}
     run = {r.question.id: doc_run(r.ranked_docs) for r in results}
@@ -238,26 +243,33 @@ def check(metrics: dict[str, float | None], baseline: dict, *,
     return problems
 
 
-def write_baseline(report: EvalReport, path: str | Path = DEFAULT_BASELINE) -> Path:
-    """Accept `report`'s figures, keeping the tolerances already in the file."""
+def write_baseline(report, path: str | Path = DEFAULT_BASELINE, *, gate: dict = GATE,
+                   sections: dict | None = None) -> Path:
+    """Accept `report`'s figures for the metrics of `gate`, keeping the tolerances already in
+    the file; `sections` (default: by question type) are written for reading, not gated."""
     path = Path(path)
     try:
         old = read_baseline(path)["metrics"]
     except EvalSetError:
         old = {}
+    sections = {"by_type": report.by_type} if sections is None else sections
     lines = [f'    "{name}": ' + json.dumps({
         "value": _round(report.overall[name]), "better": better,
-        "tolerance": old.get(name, {}).get("tolerance", tol)}) for name, (better, tol) in GATE.items()]
-    types = [f'    "{t}": ' + json.dumps({n: _round(v) for n, v in m.items() if n in GATE and v is not None})
-             for t, m in report.by_type.items()]
+        "tolerance": old.get(name, {}).get("tolerance", tol)}) for name, (better, tol) in gate.items()]
     head = {"about": "Accepted figures of `rag eval`; `rag eval --check` fails when a metric is "
                      "worse by more than its tolerance. Change them only with "
-                     "`rag eval --update-baseline`. by_type is for reading, not gated.",
+                     f"`rag eval --update-baseline`. {', '.join(sections)} "
+                     f"{'is' if len(sections) == 1 else 'are'} for reading, not gated.",
             "set": report.set_path, "questions": len(report.results), "model": report.model,
             "k": report.k}
     text = ("{\n" + "".join(f"  {json.dumps(key)}: {json.dumps(v)},\n" for key, v in head.items())
-            + '  "metrics": {\n' + ",\n".join(lines) + "\n  },\n"
-            + '  "by_type": {\n' + ",\n".join(types) + "\n  }\n}\n")
+            + '  "metrics": {\n' + ",\n".join(lines) + "\n  }")
+    for name, groups in sections.items():
+        rows = [f'    "{g}": ' + json.dumps({n: _round(v) for n, v in m.items()
+                                             if n in gate and v is not None})
+                for g, m in groups.items()]
+        text += f',\n  "{name}": {{\n' + ",\n".join(rows) + "\n  }"
+    text += "\n}\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")

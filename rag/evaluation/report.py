@@ -1,4 +1,5 @@
-"""Show an evaluation: a plain-text summary, a Markdown report and a PNG chart by question type.
+"""Show an evaluation: a plain-text summary, a Markdown report and a PNG chart by question type;
+for a conversation set, a summary and a Markdown report by turn position and kind of turn.
 
 The report holds the overall figures, tables by question type, the chart, and one row per
 failing question (question, expected, got, which metrics it fails). Nothing in it depends
@@ -53,7 +54,8 @@ def summary(report: EvalReport) -> str:
 def _short(name: str) -> str:
     return {"answer_contains": "contains", "answer_f1": "F1", "citation_precision": "cit.prec",
             "citation_recall": "cit.rec", "refusal_recall": "ref.rec",
-            "false_refusal_rate": "false.ref", "latency_p50_ms": "p50 ms"}.get(name, name)
+            "false_refusal_rate": "false.ref", "latency_p50_ms": "p50 ms",
+            "rewrite_accuracy": "rewrite"}.get(name, name)
 
 
 def write_report(report: EvalReport, folder: str | Path = DEFAULT_REPORTS) -> tuple[Path, Path]:
@@ -103,6 +105,71 @@ def _failure_row(r: QuestionResult, failed: list[str]) -> str:
 def _cell(text: str, limit: int = 400) -> str:
     text = " ".join(text.split()).replace("|", "\\|")
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+# --- conversation sets ---------------------------------------------------------------------
+
+_TURN_COLS = ("rewrite_accuracy", "answer_contains", "hit@1", "citation_recall",
+              "false_refusal_rate")
+
+
+def conversation_summary(report) -> str:
+    """A `rag.evaluation.conversations.ConversationReport` as plain text: rewrites and
+    answers overall, by turn position and by kind of turn."""
+    head = (f"{report.set_path}: {report.conversations} conversations, {len(report.turns)} turns, "
+            f"index {report.index} ({report.model}), {report.seconds:.1f}s")
+    lines = [head, "", f"  {'rewrite accuracy':>20}  {fmt(report.overall['rewrite_accuracy'])}"]
+    lines += [f"  {LABELS[m]:>20}  {fmt(report.overall[m], m)}" for m in METRICS]
+    for title, groups in (("turn", report.by_turn), ("kind", report.by_kind)):
+        lines += ["", f"{title:<16}{'n':>4}" + "".join(f"{_short(c):>10}" for c in _TURN_COLS)]
+        for name, m in groups.items():
+            n = sum(_group(t, title) == name for t in report.turns)
+            lines.append(f"{name:<16}{n:>4}" + "".join(f"{fmt(m[c], c):>10}" for c in _TURN_COLS))
+    return "\n".join(lines)
+
+
+def _group(turn, title: str) -> str:
+    return str(turn.position) if title == "turn" else turn.kind
+
+
+def write_conversation_report(report, folder: str | Path = DEFAULT_REPORTS) -> Path:
+    """Write `<set name>.md` into `folder`: figures, then every turn that fails."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    md = folder / f"{Path(report.set_path).stem}.md"
+    md.write_text(conversation_markdown(report), encoding="utf-8")
+    return md
+
+
+def conversation_markdown(report) -> str:
+    about = (f"{report.conversations} conversations, {len(report.turns)} turns, each asked with "
+             f"the earlier answers as history; model `{report.model}`, k = {report.k}. A rewrite "
+             f"is right when the standalone query equals an expected one after folding case, "
+             f"punctuation and whitespace; `new` questions must come back unchanged.")
+    out = [f"# Evaluation of `{report.set_path}`", "", about, "", "## Overall", "",
+           "| metric | value |", "|---|---:|",
+           f"| rewrite accuracy | {fmt(report.overall['rewrite_accuracy'])} |"]
+    out += [f"| {LABELS[m]} | {fmt(report.overall[m], m)} |" for m in METRICS]
+    names = " | ".join(LABELS.get(c, c.replace("_", " ")) for c in _TURN_COLS)
+    for title, groups in (("turn", report.by_turn), ("kind", report.by_kind)):
+        out += ["", f"## By {title}", "", f"| {title} | n | {names} |",
+                "|---|---:|" + "---:|" * len(_TURN_COLS)]
+        for name, m in groups.items():
+            n = sum(_group(t, title) == name for t in report.turns)
+            out.append(f"| {name} | {n} | " + " | ".join(fmt(m[c], c) for c in _TURN_COLS) + " |")
+    failing = [t for t in report.turns if not t.rewrite_ok or failed_metrics(t.result)]
+    out += ["", f"## Failing turns ({len(failing)})", "",
+            "| turn | kind | question | searched for | expected | fails |",
+            "|---|---|---|---|---|---|"]
+    out += [_turn_row(t) for t in failing]
+    return "\n".join(out) + "\n"
+
+
+def _turn_row(t) -> str:
+    fails = ([] if t.rewrite_ok else ["rewrite"]) + failed_metrics(t.result)
+    expected = " \\| ".join(_cell(s) for s in t.expected)
+    return (f"| {t.result.question.id} | {t.kind} | {_cell(t.result.question.question)} | "
+            f"{_cell(t.result.standalone_query)} | {expected} | {', '.join(fails)} |")
 
 
 def chart(report: EvalReport, file: str | Path) -> Path:

@@ -1,7 +1,8 @@
 """The evaluation suite: the seed set, bad input, BEIR mode, reports and the regression gate.
 
 Most tests use the fake embedder. Those marked `integration` share one index of seeds/
-built with the real model and one real evaluation of the whole seed set (session fixtures);
+built with the real model and one real evaluation of the whole seed set and of the whole
+conversation set (session fixtures);
 one more run swaps in a retriever that returns random passages to show the gate fails.
 """
 
@@ -23,6 +24,11 @@ import rag.search.retrieve
 from rag.answering.answer import Answerer
 from rag.cli import main
 from rag.errors import EvalSetError
+from rag.evaluation.conversations import (
+    DEFAULT_CONVERSATION_BASELINE,
+    DEFAULT_CONVERSATIONS,
+    evaluate_conversations,
+)
 from rag.evaluation.evalset import TYPES, EvalQuestion, Evidence, check_against, load_beir, load_set
 from rag.evaluation.evaluate import (
     DEFAULT_BASELINE,
@@ -357,6 +363,30 @@ def seed_report(seed_index):
 def test_the_seed_set_passes_the_gate(seed_report):
     problems = check(seed_report.overall, read_baseline(), questions=len(seed_report.results))
     assert problems == [], "figures changed; accept them with `rag eval --update-baseline`"
+
+
+@pytest.fixture(scope="session")
+def conversation_report(seed_index):
+    return evaluate_conversations(DEFAULT_CONVERSATIONS, Answerer.load(seed_index))
+
+
+@pytest.mark.integration
+def test_the_conversation_set_passes_its_gate(conversation_report):
+    """Each conversation asked turn by turn with its earlier answers, against
+    eval/baseline-conversations.json: rewrite accuracy, answers by turn, every metric."""
+    accepted = read_baseline(DEFAULT_CONVERSATION_BASELINE)
+    problems = check(conversation_report.overall, accepted,
+                     questions=len(conversation_report.results))
+    assert problems == [], "figures changed; accept them with `rag eval --update-baseline`"
+
+
+@pytest.mark.integration
+def test_new_questions_in_conversations_are_never_rewritten(conversation_report):
+    new = [t for t in conversation_report.turns if t.kind == "new"]
+    assert new and all(t.result.standalone_query == t.result.question.question for t in new)
+    assert conversation_report.overall["citation_verified"] == 1.0
+    assert not any(t.result.question.history and f"({t.result.question.history[-1]})"
+                   in t.result.standalone_query for t in conversation_report.turns)
 
 
 @pytest.mark.integration
