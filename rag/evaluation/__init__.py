@@ -1,8 +1,10 @@
 """Evaluation: how well the pipeline retrieves, answers, cites and refuses, and a regression gate.
 
-- `evalset`: the labelled question set (JSONL) and BEIR folders;
+- `evalset`: the labelled question set and the conversation set (JSONL), and BEIR folders;
 - `metrics`: pure metric functions (ranx for retrieval);
 - `evaluate`: runs a set through an answerer and scores it; the baseline check;
+- `conversations`: runs a conversation set turn by turn, as the chat does, and scores its
+  follow-up rewrites and answers by turn;
 - `report`: the Markdown report and chart;
 - `feedback`: 👎 answers from the chat page turned into candidate cases.
 
