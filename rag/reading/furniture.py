@@ -14,14 +14,24 @@ strings from any one site:
    read", ...) ends the article: what follows is a list of links to other pages.
 4. A line repeated verbatim (a caption printed twice, a share bar at top and bottom) and
    lines without letters are kept only once or not at all.
+5. Boilerplate written as sentences (`rag.reading.boilerplate`): an outlet's self-description
+   at the end of the article ("X journalists report the news in 27 languages ..."), and
+   prompts to subscribe or donate anywhere.
 
-Does not: remove furniture inside a prose line, or recognise boilerplate paragraphs
-written as full sentences (a publisher's "about us" footer reads like prose).
+The units are lines (a soft-wrapped sentence joined into one), or the blocks a caller gives:
+`rag.reading.markdown` gives a Markdown file's paragraphs, list items and table rows, leaving
+its headings, front matter and raw HTML out. Lines repeated across an outlet's documents are
+found later, over all documents (`rag.reading.boilerplate.drop_repeated`).
+
+Does not: remove furniture inside a prose line.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+
+from .boilerplate import is_promo, trailing_boilerplate
 
 _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
 _TERMINAL = tuple(".!?:;…\"”’')»。！？")
@@ -32,6 +42,7 @@ _FURNITURE = re.compile(
     r"copyright|all rights reserved|accessibility|skip to|breaking news|advertisement|"
     r"sponsored|promoted|subscribe|newsletter|sign up|sign in|log ?in|cookies?|"
     r"follow us|close button|click here|download (?:our|the) app|print this|"
+    r"about us|contact us|privacy policy|terms of (?:use|service)|"
     r"photo|image|picture|caption|credit|getty|shutterstock|"
     r"appeared (?:first )?on|originally (?:published|appeared)|"
     + _SOCIAL
@@ -83,10 +94,11 @@ def is_furniture(line: str) -> bool:
     return len(words) <= _SHORT and bool(_FURNITURE.search(line)) and not is_prose(line)
 
 
-def _groups(text: str, start: int) -> list[tuple[int, int]]:
-    """Lines, with a soft-wrapped sentence (next line starts lowercase) joined into one."""
+def line_units(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Lines of text[start:end], with a soft-wrapped sentence (next line starts lowercase)
+    joined into one: the units the rules judge."""
     groups: list[tuple[int, int]] = []
-    for a, b in _lines(text, start):
+    for a, b in _lines(text[:end] if end is not None else text, start):
         if groups:
             pa, pb = groups[-1]
             between = text[pb:a]
@@ -98,12 +110,12 @@ def _groups(text: str, start: int) -> list[tuple[int, int]]:
     return groups
 
 
-def _kept_lines(text: str, start: int) -> list[tuple[int, int]]:
+def _kept_lines(text: str, units: Sequence[tuple[int, int]], titled: bool) -> list[tuple[int, int]]:
     kept: list[tuple[int, int]] = []
     seen: set[str] = set()
-    in_header, have_title = True, False
+    in_header, have_title = True, titled
     last_key = None
-    for a, b in _groups(text, start):
+    for a, b in units:
         line = " ".join(text[a:b].split())
         key = line.casefold()
         if _END_CUE.match(line) and kept:
@@ -113,7 +125,7 @@ def _kept_lines(text: str, start: int) -> list[tuple[int, int]]:
         last_key = key
         duplicate = key in seen
         seen.add(key)
-        if duplicate or is_furniture(line):
+        if duplicate or is_furniture(line) or is_promo(line):
             continue
         if in_header and have_title:
             if not is_prose(line):
@@ -123,31 +135,28 @@ def _kept_lines(text: str, start: int) -> list[tuple[int, int]]:
             in_header = _n_words(line) < 15 or not is_prose(line)
             have_title = True
         kept.append((a, b))
-    return kept
+    tail = trailing_boilerplate([" ".join(text[a:b].split()) for a, b in kept])
+    return kept[:len(kept) - tail]
 
 
-def content_spans(text: str, *, start: int = 0) -> tuple[tuple[int, int], ...]:
-    """Ranges of `text` (from `start`) that hold the article: runs of kept lines.
+def content_spans(text: str, *, start: int = 0, units: Sequence[tuple[int, int]] | None = None,
+                  titled: bool = False) -> tuple[tuple[int, int], ...]:
+    """Ranges of `text` (from `start`) that hold the article: runs of kept units.
 
-    A span never crosses a dropped line, so a chunk taken inside one span never
-    carries furniture. Blank lines between kept lines do not split a span.
+    `units` are the (start, end) lines or blocks to judge, in order (default: the lines of
+    text from `start`, `line_units`); `titled` says the title was found elsewhere (a Markdown
+    heading), so the first unit is not taken for the headline. A span never crosses text that
+    is not kept (a dropped line, a heading, a date line), so a chunk taken inside one span
+    never carries furniture. Blank lines between kept units do not split a span.
     """
-    lines = _groups(text, start)
-    kept = set(_kept_lines(text, start))
-    spans: list[tuple[int, int]] = []
-    open_span: list[int] | None = None
-    for line in lines:
-        if line in kept:
-            if open_span is None:
-                open_span = [line[0], line[1]]
-            else:
-                open_span[1] = line[1]
-        elif open_span is not None:
-            spans.append((open_span[0], open_span[1]))
-            open_span = None
-    if open_span is not None:
-        spans.append((open_span[0], open_span[1]))
-    return tuple(spans)
+    units = line_units(text, start) if units is None else units
+    spans: list[list[int]] = []
+    for a, b in _kept_lines(text, units, titled):
+        if spans and not text[spans[-1][1]:a].strip():
+            spans[-1][1] = b
+        else:
+            spans.append([a, b])
+    return tuple((a, b) for a, b in spans)
 
 
 def find_title(text: str, spans: tuple[tuple[int, int], ...], *, limit: int = 100) -> str | None:

@@ -23,20 +23,28 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import unicodedata
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from ..errors import InputError, NoDocumentsError
 from ..parallel import map_ordered
-from .furniture import content_spans, find_title
+from .boilerplate import base_hash, drop_repeated
+from .dates import find_date
+from .furniture import content_spans, find_title, is_prose, line_units
+from .html import read_html
 from .identity import assign_ids
+from .markdown import read_markdown
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".jsonl")
-_DATE_LINE = re.compile(r"\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*")
+# The version of the rules that give a document its text, title, date and content spans: 2 added
+# the Markdown parser, date lines, an outlet's self-description and repeated lines, trafilatura.
+READING_VERSION = 2
+Markup = Literal["text", "markdown"]
+MARKUPS = ("text", "markdown")
 
 
 class IngestWarning(UserWarning):
@@ -69,24 +77,60 @@ def content_hash(text: str) -> str:
 
 def make_document(
     text: str, *, id: str, source: str, title: str | None = None,
-    date: str | None = None, url: str | None = None,
+    date: str | None = None, url: str | None = None, markup: Markup = "text",
 ) -> Document:
-    """Build a Document from raw text: finds a leading `date YYYY-MM-DD`, title and content spans.
+    """Build a Document from raw text: its date line, title and content spans.
+
+    `markup="markdown"` reads `text` with a Markdown parser (`rag.reading.markdown`): its
+    front matter and headings give the title and date and are never content. A date line
+    near the top ("Published 2025-04-02", " date 2024-09-19 ...") gives the date
+    (`rag.reading.dates`) and is left out of the content. A `title` or `date` given wins.
 
     >>> make_document(" date 2024-09-19 NATO met today.", id="a", source="a.txt").date
     '2024-09-19'
     """
+    if markup not in MARKUPS:
+        raise ValueError(f"markup must be one of {', '.join(MARKUPS)}, got {markup!r}")
     body_start = 1 if text.startswith("\ufeff") else 0
-    match = _DATE_LINE.match(text, body_start)
-    if match:
-        date = date or match.group(1)
-        body_start = match.end()
-    spans = content_spans(text, start=body_start)
+    titled = False
+    if markup == "markdown":
+        layout = read_markdown(text)
+        units = list(layout.units)
+        titled = layout.title is not None
+        title, date = title or layout.title, date or layout.date
+    else:
+        units = line_units(text, body_start)
+    found = find_date(text, units, prose=is_prose)
+    if found is not None:
+        iso, (a, b) = found
+        date = date or iso
+        units = _without_range(text, units, a, b)
+        if not text[body_start:a].strip():  # a leading date line is not part of the article
+            body_start = b
+    spans = content_spans(text, units=units, titled=titled)
     title = title or find_title(text, spans) or id
     return Document(
         id=id, title=title.strip(), text=text, source=source, date=date, url=url,
         hash=content_hash(text[body_start:]), spans=spans,
     )
+
+
+def _without_range(text: str, units: list[tuple[int, int]], a: int, b: int) -> list[tuple[int, int]]:
+    """`units` less the range [a, b): a unit it covers goes, a unit it starts keeps its rest."""
+    out = []
+    for u0, u1 in units:
+        if u0 < b and a < u1:
+            rest = text[b:u1]
+            if rest.strip():
+                out.append((u1 - len(rest.lstrip()), u1))
+            continue
+        out.append((u0, u1))
+    return out
+
+
+def markup_of(source: str) -> Markup:
+    """How a file's text is read: Markdown for `.md`, plain text for everything else."""
+    return "markdown" if source.lower().endswith(".md") else "text"
 
 
 def read_documents(paths: list[str | Path], *,
@@ -108,21 +152,27 @@ def read_documents(paths: list[str | Path], *,
     unread = [path for path in files if known[path] is None]
     known.update(zip(unread, map_ordered(_read_one, unread)))  # on every core when many
     documents: list[Document] = []
-    seen = {doc.hash: doc for doc in kept}
+    seen = {base_hash(doc): doc for doc in kept}
     for path in files:
         for doc in known[path]:
-            if doc.hash in seen:
-                first = seen[doc.hash]
+            if base_hash(doc) in seen:
+                first = seen[base_hash(doc)]
                 _skip(path, f"same text as document {first.id!r} ({first.source}), indexed once")
                 continue
-            seen[doc.hash] = doc
+            seen[base_hash(doc)] = doc
             documents.append(doc)
     if not documents and not any(known.values()):
         where = ", ".join(str(p) for p in paths)
         raise NoDocumentsError(
             f"no readable articles in {where}; add {', '.join(SUFFIXES)} files and run again"
         )
+    documents = drop_repeated(documents, context=kept, base=_base_spans)
     return assign_ids(documents, kept=kept, previous=previous)
+
+
+def _base_spans(doc: Document) -> tuple[tuple[int, int], ...]:
+    """A document's spans by the rules of one document alone (before `drop_repeated`)."""
+    return make_document(doc.text, id=doc.id, source=doc.source, markup=markup_of(doc.source)).spans
 
 
 def list_files(paths: list[str | Path]) -> list[Path]:
@@ -213,38 +263,24 @@ def _read_file(path: Path) -> list[Document]:
     if suffix == ".jsonl":
         return _jsonl_documents(path, text)
     if suffix in (".html", ".htm"):
-        title, text = _html_text(text)
-        return _one(path, text, title=title)
+        page = read_html(text)
+        return _one(path, page.text, title=page.title, date=page.date)
     return _one(path, text)
 
 
-def _one(path: Path, text: str | None, *, title: str | None = None) -> list[Document]:
+def _one(path: Path, text: str | None, *, title: str | None = None,
+         date: str | None = None) -> list[Document]:
     if text is None:
         return []
     if not text.strip():
         _skip(path, "is empty")
         return []
-    doc = make_document(text, id=path.stem, source=str(path), title=title)
+    doc = make_document(text, id=path.stem, source=str(path), title=title, date=date,
+                        markup=markup_of(str(path)))
     if not doc.spans:
         _skip(path, "holds no article text (only page furniture)")
         return []
     return [doc]
-
-
-def _html_text(markup: str) -> tuple[str | None, str]:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(markup, "lxml")
-    title = soup.title.get_text(" ", strip=True) if soup.title else None
-    for tag in soup(["script", "style", "noscript", "template", "nav", "footer", "aside", "form"]):
-        tag.decompose()
-    body = soup.body or soup
-    blocks = [" ".join(b.get_text().split()) for b in body.find_all(_BLOCKS) if not b.find(_BLOCKS)]
-    text = "\n\n".join(b for b in blocks if b) or body.get_text("\n", strip=True)
-    return title or None, text
-
-
-_BLOCKS = ["p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "dd", "dt"]
 
 
 def _pdf_text(path: Path) -> str | None:

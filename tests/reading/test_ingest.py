@@ -99,7 +99,7 @@ def test_normalize_folds_nfkc_no_break_spaces_whitespace_and_case():
 
 # --- HTML, PDF, JSONL --------------------------------------------------------------------
 
-def test_html_uses_a_parser_title_tag_and_drops_scripts_and_navigation(tmp_path):
+def test_html_uses_an_extractor_headline_and_drops_scripts_and_navigation(tmp_path):
     page = f"""<!doctype html>
 <html><head><title>Harbour bridge approved | City News</title>
 <script>var tracker = "SCRIPT_SECRET_TOKEN";</script>
@@ -116,7 +116,7 @@ def test_html_uses_a_parser_title_tag_and_drops_scripts_and_navigation(tmp_path)
 </body></html>"""
     (tmp_path / "page.html").write_text(page, encoding="utf-8")
     [doc] = read_documents([tmp_path / "page.html"])
-    assert doc.title == "Harbour bridge approved | City News"
+    assert doc.title == "Council approves new harbour bridge"  # the headline, not <title>
     for hidden in ("SCRIPT_SECRET_TOKEN", "NAVIGATION_LINK_TEXT", "FOOTER_TEXT", "ANOTHER_SCRIPT",
                    "<p>", "color: red"):
         assert hidden not in doc.text
