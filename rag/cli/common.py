@@ -1,7 +1,10 @@
 """What several commands share: their options, stderr messages, and opening an index.
 
-`open_retriever` opens the index a command names (building the default one from the seeds
-when none exists yet, and saying so; an index whose model is gone says how to rebuild it);
+`index_arg` adds `--index DIR` and `--store URI` to a command, and `index_dir(args)` resolves
+them (or `$RAG_STORE`, `$RAG_INDEX`) to where the index lives: a directory or a Milvus URI
+(`rag.indexing.location`). `open_retriever` opens the index a command names (building the
+default one from the seeds when none exists yet, and saying so; an index whose model is gone
+says how to rebuild it);
 `open_answerer` puts the extractive answerer, or the optional LLM answerer, on top of it.
 
 Does not: print answers or reports (each command group does), or parse the command line.
@@ -31,6 +34,10 @@ def version() -> str:
 def index_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", metavar="DIR", type=Path, default=None,
                    help="index directory (default: $RAG_INDEX or index/default)")
+    p.add_argument("--store", metavar="URI", default=None,
+                   help="keep the index in Milvus instead: milvus:///path/file.db (the embedded "
+                        "milvus-lite) or milvus://host:19530 (a server; token from "
+                        "$RAG_MILVUS_TOKEN); default: $RAG_STORE, else the --index directory")
 
 
 def k_arg(p: argparse.ArgumentParser, default: int = 5) -> None:
@@ -90,10 +97,17 @@ def llm_config(args):
                      api_key=os.environ.get("RAG_LLM_API_KEY") or None, timeout=args.llm_timeout)
 
 
-def index_dir(args) -> Path:
-    from ..indexing.build import default_index_dir
+def index_dir(args):
+    """Where the command's index lives: `--index`, `--store`, else `$RAG_STORE`, else the
+    default directory (a `Path` or a `rag.indexing.location.MilvusURI`)."""
+    from ..indexing.location import default_location, parse_location
 
-    return args.index or default_index_dir()
+    index, store = getattr(args, "index", None), getattr(args, "store", None)
+    if index is not None and store is not None:
+        raise InputError("use one of --index DIR (a local index) and --store URI (Milvus)")
+    if store is not None:
+        return parse_location(store)
+    return index if index is not None else default_location()
 
 
 def check_question(question: str) -> None:
@@ -102,8 +116,10 @@ def check_question(question: str) -> None:
 
 
 def open_retriever(args):
-    """The retriever for `--index`, building the default index from seeds/ when none exists."""
-    from ..indexing.build import build_index, default_corpus, default_index_dir
+    """The retriever for `--index` or `--store`, building the default index from seeds/ when
+    none exists."""
+    from ..indexing.build import build_index, default_corpus
+    from ..indexing.location import default_location, option
     from ..search.retrieve import Retriever, SearchConfig
 
     where = index_dir(args)
@@ -112,12 +128,13 @@ def open_retriever(args):
     try:
         return _note_pending(Retriever.load(where, config=config))
     except IndexNotFoundError:
-        if args.index is not None and Path(args.index) != default_index_dir():
+        named = args.index is not None or getattr(args, "store", None) is not None
+        if named and where != default_location():
             raise
     except EmbedderError as e:  # the model the index names is gone
         raise EmbedderError(f"{e}. The index at {where} was built with it: put it back, or "
                             f"rebuild the index with the default model (`rag index PATH ... "
-                            f"--index {where}`)") from e
+                            f"{option(where)}`)") from e
     say(f"no index at {where} yet: building it from {default_corpus()} first")
     report = build_index([default_corpus()], index_dir=where, progress=True)
     say(f"indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f}s")

@@ -1,4 +1,5 @@
-"""`rag index`: build or update an index from files and folders.
+"""`rag index`: build or update an index from files and folders, in a directory or in Milvus
+(`--store URI`).
 
 Does not: decide what changed or how to store it (`rag.indexing.build`).
 """
@@ -16,8 +17,8 @@ def register(sub) -> None:
     index_arg(p)
     p.add_argument("--add", action="store_true", help="keep the documents already indexed")
     p.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivf", "ivf-sq8"),
-                   default="auto", help="FAISS index type (default auto: exact search up to "
-                   "50,000 chunks, then IVF)")
+                   default="auto", help="vector index type, in FAISS or Milvus (default auto: "
+                   "exact search up to 50,000 chunks, then IVF)")
     json_arg(p, "print a JSON report")
     p.set_defaults(func=run)
 

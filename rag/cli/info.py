@@ -1,4 +1,4 @@
-"""`rag info`: what an index holds and how it was built.
+"""`rag info`: what an index holds and how it was built, in a directory or in Milvus.
 
 Does not: open the model or search anything.
 """
@@ -18,21 +18,24 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..indexing.store import open_index
+    from ..indexing.backend import open_store
 
-    store = open_index(index_dir(args))
+    store = open_store(index_dir(args))
     m = store.manifest
     info = {"index": str(store.path), "documents": len(m.documents), "chunks": m.chunks,
             "model": m.model, "dimension": m.dimension, "index_type": m.store.get("index_type"),
             "faiss": m.faiss, "pending": m.pending,
             "chunker": m.chunker, "lexical": m.lexical, "sources": m.sources,
             "size_bytes": store.size_on_disk(),
-            "package_version": m.package_version}
+            "package_version": m.package_version, **store.details()}
     if args.json:
         print(json.dumps(info, ensure_ascii=False))
         return 0
     for key, value in info.items():
         if key == "size_bytes":
-            key, value = "size on disk", f"{value / 1e6:.2f} MB"
+            key, value = "size on disk", "n/a (on the server)" if value is None else \
+                f"{value / 1e6:.2f} MB"
+        if key == "faiss" and info["store"] != "local":
+            key = "dense index"
         print(f"{key:>16}: {value}")
     return 0

@@ -17,6 +17,10 @@ run resumes there), and a snapshot with what is embedded so far is published eve
 `snapshot_every` seconds. Vectors are collected in a memory-mapped work file, never twice
 in memory.
 
+The decisions (`plan_build`: what changed, which chunks are kept) are the same for every
+store; writing them is `rag.indexing.job` for a directory, `rag.indexing.milvus_build` for a
+Milvus URI (no snapshots there: a version is a set of collections, published once).
+
 Does not: watch folders, or keep several versions of an index.
 """
 
@@ -26,7 +30,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..errors import IndexMismatchError, IndexNotFoundError
@@ -39,6 +43,7 @@ from .embed import DEFAULT_MODEL, Embedder, get_embedder
 from .health import describe
 from .job import Job
 from .lexical import LexicalConfig, analyze, lexical_text
+from .location import MilvusURI, default_location, parse_location
 from .manifest import FORMAT_VERSION, Manifest, package_version
 from .store import IndexStore, StoreConfig, check_target, open_index
 
@@ -72,30 +77,36 @@ class BuildReport:
 
 
 def build_index(
-    paths: list[str | Path], *, index_dir: str | Path | None = None,
+    paths: list[str | Path], *, index_dir: str | Path | MilvusURI | None = None,
     embedder: Embedder | None = None, chunk_config: ChunkConfig = ChunkConfig(),
     store_config: StoreConfig = StoreConfig(), lexical_config: LexicalConfig = LexicalConfig(),
     add: bool = False, progress: bool = False, snapshot_every: float | None = 30.0,
     on_publish: Callable[[Manifest], None] | None = None,
 ) -> BuildReport:
-    """Index the articles under `paths` into `index_dir`.
+    """Index the articles under `paths` into `index_dir`: a directory, or a Milvus URI
+    (`milvus:///path/file.db`, `milvus://host:19530`; see `rag.indexing.location`), by
+    default `$RAG_STORE`, else `$RAG_INDEX`, else `index/default`.
 
     With `add=True` the documents already indexed stay and the new ones join them;
     otherwise the index ends up holding exactly the documents under `paths`. While a large
-    collection is embedded, snapshots are published every `snapshot_every` seconds (None:
-    only at the end) and `on_publish` is called with each published manifest.
+    collection is embedded into a directory, snapshots are published every `snapshot_every`
+    seconds (None: only at the end) and `on_publish` is called with each published manifest.
 
     >>> build_index(["seeds/"])  # doctest: +SKIP
     """
     started = time.perf_counter()
-    index_dir = Path(index_dir) if index_dir else default_index_dir()
-    request = _Request(list(paths), index_dir, embedder or get_embedder(DEFAULT_MODEL),
-                       chunk_config, store_config, lexical_config, add, progress,
-                       snapshot_every, on_publish)
-    with disk.writing(index_dir), swap.locked(index_dir):
-        swap.recover(index_dir)
-        check_target(index_dir)  # before any work, not after an hour of embedding
-        old = _open_compatible(index_dir, request.embedder, chunk_config)
+    where = parse_location(index_dir) if index_dir else default_location()
+    request = Request(list(paths), where, embedder or get_embedder(DEFAULT_MODEL),
+                      chunk_config, store_config, lexical_config, add, progress,
+                      snapshot_every, on_publish)
+    if isinstance(where, MilvusURI):
+        from .milvus_build import build_milvus
+
+        return build_milvus(request, started)
+    with disk.writing(where), swap.locked(where):
+        swap.recover(where)
+        check_target(where)  # before any work, not after an hour of embedding
+        old = _open_compatible(where, request.embedder, chunk_config)
         try:
             return _update(request, old, started)
         finally:
@@ -104,11 +115,11 @@ def build_index(
 
 
 @dataclass(frozen=True)
-class _Request:
+class Request:
     """The arguments of one `build_index` call, resolved."""
 
     paths: list[str | Path]
-    index_dir: Path
+    index_dir: Path | MilvusURI
     embedder: Embedder
     chunk_config: ChunkConfig
     store_config: StoreConfig
@@ -119,37 +130,67 @@ class _Request:
     on_publish: Callable[[Manifest], None] | None
 
 
-def _update(r: _Request, old: IndexStore | None, started: float) -> BuildReport:
-    """Read what changed since `old` (None: no index yet), then embed and publish it."""
+@dataclass(frozen=True)
+class Plan:
+    """What a build decided to write (`write` False: nothing changed, `manifest` is the old
+    one): the documents and chunks in row order, the BM25 analysis of the new chunks (None
+    for the old ones), the documents chunked now, the source files' sizes and times."""
+
+    write: bool
+    manifest: Manifest
+    changes: dict[str, list[str]]
+    documents: list[Document] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)
+    analyzed: list = field(default_factory=list)
+    fresh: list[Document] = field(default_factory=list)
+    stats: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def plan_build(r: Request, old, *, reusable: bool) -> Plan:
+    """Read what changed since `old` (a `rag.indexing.backend.Store`, None: no index yet) and
+    decide the new version. `reusable`: `old` is whole, in the current format, with every
+    vector made; then files unchanged since the last run are not read, and an unchanged
+    corpus with unchanged settings writes nothing."""
     files = list_files(r.paths)
     known = old.files() if old is not None else {}  # sizes and times of the last run
     stats = (known if r.add else {}) | _stats(files)  # new sizes win
     sources = sorted({str(Path(p)) for p in r.paths}
                      | (set(old.manifest.sources) if r.add and old else set()))
-    settled = old is not None and old.manifest.pending == 0 and not old.damage and _same_settings(
-        old.manifest, r.store_config, r.lexical_config, sources)
+    settled = reusable and _same_settings(old.manifest, r.store_config, r.lexical_config, sources)
     if settled and not r.add and known == stats:  # not a file touched: read none
-        return _report(r.index_dir, old.manifest, None, 0, _plan({}, {}), False, started)
+        return Plan(False, old.manifest, _plan({}, {}))
     documents = _read(r.paths, files, old, known, stats, r.add)
-    plan = _plan({d.id: d.hash for d in documents}, old.manifest.documents if old else {})
-    if settled and not any(plan.values()):
-        return _report(r.index_dir, old.manifest, None, 0, plan, False, started)
+    changes = _plan({d.id: d.hash for d in documents}, old.manifest.documents if old else {})
+    if settled and not any(changes.values()):
+        return Plan(False, old.manifest, changes)
     chunks, analyzed, fresh = _chunks(documents, old, r.chunk_config, r.lexical_config)
     manifest = Manifest(
         model=r.embedder.name, dimension=r.embedder.dimension, chunker=asdict(r.chunk_config),
         store=asdict(r.store_config), documents={d.id: d.hash for d in documents},
         sources=sources, chunks=len(chunks), lexical=asdict(r.lexical_config),
         package_version=package_version())
-    job = Job(r.index_dir, manifest, documents, chunks, stats, r.store_config, r.embedder,
-              progress=r.progress, snapshot_every=r.snapshot_every, on_publish=r.on_publish,
-              analyzed=analyzed, check=lambda chunks, analyses: _within_model(
-                  fresh, chunks, analyses, r.embedder, r.chunk_config))
+    return Plan(True, manifest, changes, documents, chunks, analyzed, fresh, stats)
+
+
+def _update(r: Request, old: IndexStore | None, started: float) -> BuildReport:
+    """Plan the new version of the index directory, then embed and publish it."""
+    reusable = old is not None and old.manifest.pending == 0 and not old.damage \
+        and old.manifest.format_version == FORMAT_VERSION
+    plan = plan_build(r, old, reusable=reusable)
+    if not plan.write:
+        return build_report(r.index_dir, plan.manifest, None, 0, plan.changes, False, started)
+    job = Job(r.index_dir, plan.manifest, plan.documents, plan.chunks, plan.stats,
+              r.store_config, r.embedder, progress=r.progress, snapshot_every=r.snapshot_every,
+              on_publish=r.on_publish, analyzed=plan.analyzed,
+              check=lambda chunks, analyses: within_model(
+                  plan.fresh, chunks, analyses, r.embedder, r.chunk_config))
     embedded = job.run(old)
-    manifest = replace(manifest, chunks=len(job.chunks))  # a few may have been re-cut
-    return _report(r.index_dir, manifest, len(documents), embedded, plan, True, started)
+    manifest = replace(plan.manifest, chunks=len(job.chunks))  # a few may have been re-cut
+    return build_report(r.index_dir, manifest, len(plan.documents), embedded, plan.changes,
+                        True, started)
 
 
-def _report(index_dir, manifest, n_docs, embedded, plan, written, started) -> BuildReport:
+def build_report(index_dir, manifest, n_docs, embedded, plan, written, started) -> BuildReport:
     return BuildReport(
         index_dir=str(index_dir), documents=len(manifest.documents) if n_docs is None else n_docs,
         chunks=manifest.chunks, embedded=embedded, reused=manifest.chunks - embedded,
@@ -169,8 +210,7 @@ def _stats(files: list[Path]) -> dict[str, tuple[int, int]]:
     return out
 
 
-def _read(paths, files: list[Path], old: IndexStore | None, known, stats,
-          add: bool) -> list[Document]:
+def _read(paths, files: list[Path], old, known, stats, add: bool) -> list[Document]:
     """The documents under `paths`, after (with `add`) the old ones of other files; files
     unchanged since the last run come from the index. Ids: `rag.reading.identity`."""
     same = [f for f in map(str, files) if f in known and known[f] == stats.get(f)]
@@ -190,8 +230,7 @@ def _read(paths, files: list[Path], old: IndexStore | None, known, stats,
 def _same_settings(m: Manifest, store: StoreConfig, lexical: LexicalConfig,
                    sources: list[str]) -> bool:
     """True when an index with manifest `m` needs no rewrite for these settings."""
-    return (m.format_version == FORMAT_VERSION and m.store == asdict(store)
-            and m.lexical == asdict(lexical) and m.sources == sources)
+    return m.store == asdict(store) and m.lexical == asdict(lexical) and m.sources == sources
 
 
 def _open_compatible(index_dir: Path, embedder: Embedder, config: ChunkConfig) -> IndexStore | None:
@@ -224,11 +263,11 @@ def _plan(new: dict[str, str], old: dict[str, str]) -> dict[str, list[str]]:
     }
 
 
-def _chunks(documents: list[Document], old: IndexStore | None, config: ChunkConfig,
+def _chunks(documents: list[Document], old, config: ChunkConfig,
             lexical: LexicalConfig) -> tuple[list[Chunk], list, list[Document]]:
     """All chunks in document order (an unchanged document keeps its old chunks), the BM25
     analysis of each new chunk (None for the old ones), both made on every core, and the
-    documents chunked now. New chunks are packed by tiktoken only: `_within_model` checks the
+    documents chunked now. New chunks are packed by tiktoken only: `within_model` checks the
     model's own limit after the first snapshot is out (a quarter of the chunking time)."""
     old_chunks: dict[str, list[Chunk]] = {}
     old_hashes = old.manifest.documents if old is not None else {}
@@ -257,7 +296,7 @@ def _chunk_one(state, doc: Document) -> tuple[list[Chunk], list[tuple[str, str]]
                     for c in chunks]
 
 
-def _within_model(fresh: list[Document], chunks: list[Chunk], analyzed: list,
+def within_model(fresh: list[Document], chunks: list[Chunk], analyzed: list,
                   embedder: Embedder, config: ChunkConfig) -> tuple[list[Chunk], list] | None:
     """None when every new chunk fits the model's input limit (the model would otherwise cut
     it silently); else the chunks and analyses with each document that had a chunk over it

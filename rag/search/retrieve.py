@@ -1,10 +1,13 @@
 """Find the passages of an index that best match a question: dense, lexical or hybrid.
 
-`Retriever.load(index_dir).search(question, k=5)` returns `Passage` records, best first,
+`Retriever.load(location).search(question, k=5)` returns `Passage` records, best first,
 each carrying what a citation needs: document id, title, date, source path and exact
-character offsets. Three modes (`SearchConfig.mode`, or `mode=` per search):
-- `dense`: the question embedded with the index's model, nearest chunks by FAISS;
-- `lexical`: BM25 over the chunks (`rag.indexing.lexical`), exact names, numbers and rare words;
+character offsets. The index is read through `rag.indexing.backend.Store`: a local directory
+(FAISS and bm25s) or Milvus (`milvus:///path/file.db`, `milvus://host:19530`), the same
+calls either way. Three modes (`SearchConfig.mode`, or `mode=` per search):
+- `dense`: the question embedded with the index's model, nearest chunks (FAISS, or Milvus);
+- `lexical`: BM25 over the chunks (`rag.indexing.lexical`'s terms, scored by bm25s's
+  arrays or by Milvus's BM25 function), exact names, numbers and rare words;
 - `hybrid` (default): both sides fetch `candidates` chunks each, fused by reciprocal rank
   (`rag.search.fusion.rrf`, weights configurable) or by normalized scores.
 Then, optionally, a cross-encoder reranks the best `rerank_depth` (`rag.search.rerank`), and a
@@ -12,8 +15,10 @@ per-document cap (default: 2 passages) or MMR keeps one article from filling the
 
 `Passage.score` is the score the ranking used: cosine similarity (dense), BM25 (lexical),
 the fused score scaled so 1.0 means first on both sides (hybrid), or the reranker's score;
-`dense_score` and `lexical_score` give each side's own score where it was computed. With
-a per-document cap or MMR, a later passage may score higher than an earlier one.
+`dense_score` and `lexical_score` give each side's own score where it was computed (a
+passage outside the BM25 side's `candidates` has none). With a per-document cap or MMR, a
+later passage may score higher than an earlier one. A Milvus version dropped under a search
+by a newer publish is reopened and the search run again, on the new version only.
 
 Questions are checked: empty ones are refused, and one longer than the model's input limit
 is cut to fit, with a `QuestionTruncated` warning (it is still answered).
@@ -24,6 +29,7 @@ Does not: build indexes, compose answers, or rewrite follow-up questions.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -31,9 +37,10 @@ from typing import Literal
 import numpy as np
 
 from ..errors import IndexMismatchError, InputError
+from ..indexing.backend import IndexChangedError, Store, as_store, open_store
 from ..indexing.embed import Embedder, get_embedder
-from ..indexing.lexical import top
-from ..indexing.store import IndexStore, open_index
+from ..indexing.location import Location, option
+from ..indexing.store import IndexStore
 from . import fusion
 from .rerank import Reranker, get_reranker
 
@@ -118,24 +125,28 @@ def check_mode(mode: str) -> str:
 class Retriever:
     """Searches one index; reuses its embedder, BM25 index and open files across questions."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, *,
+    def __init__(self, store: Store | IndexStore, embedder: Embedder, *,
                  config: SearchConfig = SearchConfig()):
         if embedder.name != store.manifest.model or embedder.dimension != store.manifest.dimension:
             raise IndexMismatchError(
                 f"index at {store.path} was built with {store.manifest.model} "
                 f"({store.manifest.dimension} dimensions), not {embedder.name}; rebuild it with "
-                f"`rag index PATH ... --index {store.path}`"
+                f"`rag index PATH ... {option(store.path)}`"
             )
-        self.store = store
+        self.store = as_store(store)
         self.embedder = embedder
         self.config = config
         self.reranker = get_reranker(config.reranker)
 
     @classmethod
-    def load(cls, index_dir: str | Path, *, embedder: Embedder | None = None,
+    def load(cls, index_dir: str | Path | Location, *, embedder: Embedder | None = None,
              config: SearchConfig = SearchConfig()) -> Retriever:
-        """Open the index at `index_dir` with the embedder it was built with."""
-        store = open_index(index_dir)
+        """Open the index at `index_dir` (a directory or a Milvus URI) with the embedder it
+        was built with.
+
+        >>> Retriever.load("milvus:///tmp/v.db")  # doctest: +SKIP
+        """
+        store = open_store(index_dir)
         return cls(store, embedder or get_embedder(store.manifest.model), config=config)
 
     def with_config(self, **changes) -> Retriever:
@@ -153,26 +164,29 @@ class Retriever:
         question = self.prepare(question)
         k = check_k(k)
         mode = check_mode(mode or self.config.mode)
+        try:
+            return self._search(question, k, mode)
+        except IndexChangedError:  # a newer publish dropped this version: read the new one
+            self.store = open_store(self.store.path)
+            return self._search(question, k, mode)
+
+    def _search(self, question: str, k: int, mode: Mode) -> list[Passage]:
         total = self.store.manifest.chunks
         if not total:
             return []
         depth = min(max(self.config.candidates, k), total)
         query = self.embedder.embed([question])[0] if mode != "lexical" else None
-        dense = self._dense(query, depth) if query is not None else []
-        lexical = self.store.lexical.scores(question) if mode != "dense" else None
-        lexical_hits = top(lexical, depth) if lexical is not None else []
+        dense = self.store.dense_hits(query, depth) if query is not None else []
+        lexical = self.store.lexical_hits(question, depth) if mode != "dense" else None
         if mode == "hybrid":
-            hits = self._fuse(dense, lexical_hits)
+            hits = self._fuse(dense, lexical)
         else:
-            hits = dense if mode == "dense" else lexical_hits
+            hits = dense if mode == "dense" else lexical
         if self.reranker is not None:
             hits = self._rerank(question, hits, max(self.config.rerank_depth, k))
         hits = self._diversify(hits, k)
-        return self.passages(hits, dense=_side(query, self.store, hits), lexical=lexical)
-
-    def _dense(self, query: np.ndarray, depth: int) -> Hits:
-        scores, rows = self.store.search(query[None, :], depth)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+        return self.passages(hits, dense=_side(query, self.store, hits),
+                             lexical=_lexical_scores(lexical, depth))
 
     def _fuse(self, dense: Hits, lexical: Hits) -> Hits:
         c = self.config
@@ -192,26 +206,25 @@ class Retriever:
         c = self.config
         if c.mmr is not None and hits:
             pool = hits[:max(4 * k, 20)]
-            vectors = self.store.vectors()[[r for r, _ in pool]]
+            vectors = self.store.vectors_of([r for r, _ in pool])
             return fusion.mmr(pool, vectors, k=k, lambda_=c.mmr)
         if c.max_per_doc is not None:
             return fusion.cap_per_document(hits, self.store.doc_of, cap=c.max_per_doc, k=k)
         return hits[:k]
 
     def passages(self, hits: list[tuple[int, float]], *, dense: dict[int, float] | None = None,
-                 lexical: np.ndarray | None = None) -> list[Passage]:
-        """Passage records for (row, score) pairs, in the given order."""
-        chunks = dict(self.store.chunks([row for row, _ in hits]))
-        docs = self.store.documents(sorted({c.doc_id for c in chunks.values()}))
+                 lexical: Callable[[int], float | None] | None = None) -> list[Passage]:
+        """Passage records for (row, score) pairs, in the given order; `dense` and `lexical`
+        give each side's own score of a row."""
+        cited = self.store.cited_chunks([row for row, _ in hits])
         out = []
         for rank, (row, score) in enumerate(hits, start=1):
-            c = chunks[row]
-            d = docs[c.doc_id]
+            c, title, date, source, url = cited[row]
             out.append(Passage(
-                rank=rank, score=score, text=c.text, doc_id=d.id, title=d.title, date=d.date,
-                source=d.source, start=c.start, end=c.end, chunk_id=c.id, url=d.url,
+                rank=rank, score=score, text=c.text, doc_id=c.doc_id, title=title, date=date,
+                source=source, start=c.start, end=c.end, chunk_id=c.id, url=url,
                 dense_score=dense.get(row) if dense else None,
-                lexical_score=float(lexical[row]) if lexical is not None else None))
+                lexical_score=lexical(row) if lexical is not None else None))
         return out
 
     def prepare(self, question: str) -> str:
@@ -248,9 +261,18 @@ def _cut_to_tokens(text: str, embedder: Embedder, limit: int) -> str:
     return cut.rsplit(" ", 1)[0] if " " in cut and lo < len(text) else cut
 
 
-def _side(query: np.ndarray | None, store: IndexStore, hits: Hits) -> dict[int, float] | None:
+def _side(query: np.ndarray | None, store: Store, hits: Hits) -> dict[int, float] | None:
     """Cosine similarity of the question to each hit's stored vector."""
     if query is None or not hits:
         return None
     rows = [r for r, _ in hits]
-    return dict(zip(rows, (store.vectors()[rows] @ query).astype(float).tolist()))
+    return dict(zip(rows, (store.vectors_of(rows) @ query).astype(float).tolist()))
+
+
+def _lexical_scores(hits: Hits | None, depth: int) -> Callable[[int], float | None] | None:
+    """A row's BM25 score: from the lexical hits; 0.0 for the other rows when the hits hold
+    every row that matched (fewer than `depth`), else unknown (None)."""
+    if hits is None:
+        return None
+    scores, rest = dict(hits), (0.0 if len(hits) < depth else None)
+    return lambda row: scores.get(row, rest)

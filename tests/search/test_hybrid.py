@@ -93,9 +93,11 @@ def test_hybrid_is_the_rrf_of_both_sides(retriever):
 
 def test_each_side_fetches_more_candidates_than_k(retriever, monkeypatch):
     asked = []
-    search, top = retriever.store.search, rag.search.retrieve.top
-    monkeypatch.setattr(retriever.store, "search", lambda q, k: asked.append(k) or search(q, k))
-    monkeypatch.setattr(rag.search.retrieve, "top", lambda s, k: asked.append(k) or top(s, k))
+    dense, lexical = retriever.store.dense_hits, retriever.store.lexical_hits
+    monkeypatch.setattr(retriever.store, "dense_hits",
+                        lambda q, k: asked.append(k) or dense(q, k))
+    monkeypatch.setattr(retriever.store, "lexical_hits",
+                        lambda q, k: asked.append(k) or lexical(q, k))
     r = retriever.with_config(candidates=4)
     assert len(r.search("lava", k=2)) == 2
     assert asked == [4, 4]
