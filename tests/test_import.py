@@ -1,4 +1,5 @@
-"""`import rag` and `rag --help` stay light: no torch, sentence-transformers, faiss or gradio."""
+"""`import rag` and `rag --help` stay light: no torch, sentence-transformers, faiss or gradio,
+and nothing of the Milvus store (pymilvus, milvus-lite, grpc, pyarrow)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("torch", "sentence_transformers", "transformers", "faiss", "gradio")
+HEAVY = ("torch", "sentence_transformers", "transformers", "faiss", "gradio",
+         "pymilvus", "milvus_lite", "grpc", "pyarrow")
 RAG = Path(sys.executable).with_name("rag")
 
 
@@ -46,6 +48,13 @@ def test_the_public_api_is_small_and_importable():
 def test_cli_help_loads_no_heavy_library():
     _assert_light("import sys\nfrom rag.cli import main\n"
                   "try:\n    main(['--help'])\nexcept SystemExit:\n    pass")
+
+
+def test_naming_a_milvus_store_loads_no_heavy_library():
+    _assert_light("import sys\nfrom rag.indexing.location import parse_location\n"
+                  "from rag.cli.common import index_dir\nfrom rag.cli import parser\n"
+                  "args = parser().parse_args(['info', '--store', 'milvus:///tmp/v.db'])\n"
+                  "assert index_dir(args).uri == '/tmp/v.db'")
 
 
 def test_counting_word_pieces_loads_no_heavy_library():
