@@ -8,8 +8,12 @@ to have embedded nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -132,3 +136,20 @@ ARTICLES = {
 def corpus(tmp_path) -> Path:
     """A folder of three small, unrelated articles."""
     return write_corpus(tmp_path / "corpus", ARTICLES)
+
+
+@contextlib.contextmanager
+def lock_held_elsewhere(index: Path) -> Iterator[None]:
+    """Another process holds the writer lock of the index at `index` (as a running `rag index`
+    would) until the block ends."""
+    script = ("import pathlib, sys, time\nfrom rag.indexing import swap\n"
+              f"with swap.locked(pathlib.Path({str(index)!r})):\n"
+              "    print('locked', flush=True)\n    time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
