@@ -1,6 +1,7 @@
 """Indexing: chunks become vectors and a BM25 index, stored as one version of an index.
 
 - `build`: what changed since the last build, read and chunked on every core;
+- `catalog`: the documents an index holds, and removing some through the same publishing;
 - `job`: fills the vectors (reused, resumed from the cache, or embedded) and publishes
   snapshots while embedding goes on; `embcache` keeps every finished batch;
 - `embed`, `onnx`: the embedding model (all-MiniLM-L6-v2), through its ONNX export;
