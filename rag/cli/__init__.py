@@ -10,7 +10,8 @@ The commands, in the order `rag --help` lists them, and the module of each:
 - `search`, `ask`, `chat`: `rag.cli.asking`;
 - `eval`: `rag.cli.evaluating`;
 - `serve`: `rag.cli.serving`;
-- `info`: `rag.cli.info`.
+- `info`: `rag.cli.info`;
+- `docs`: `rag.cli.docs`.
 
 Does not: hold any retrieval, answering or evaluation logic; every decision is the library's.
 """
@@ -22,12 +23,12 @@ import sys
 import warnings
 
 from ..errors import RagError
-from . import asking, evaluating, indexing, info, serving
+from . import asking, docs, evaluating, indexing, info, serving
 from .common import say, version
 
 # Each command group registers its sub-commands on the parser; `rag --help` lists them in
 # this order.
-COMMANDS = (indexing, asking, evaluating, serving, info)
+COMMANDS = (indexing, asking, evaluating, serving, info, docs)
 
 
 def parser() -> argparse.ArgumentParser:
