@@ -9,6 +9,7 @@ Does not: retrieve or answer by itself (`rag.search`, `rag.answering`).
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 
 from ..errors import RagError
@@ -87,6 +88,7 @@ def chat(args) -> int:
     check_k(args.k)
     answerer = open_answerer(args)
     history: list = []
+    line_editing()
     say("Ask about the articles; an empty line or Ctrl-D quits.")
     while True:
         try:
@@ -102,6 +104,18 @@ def chat(args) -> int:
             continue
         print_answer(answer)
         history.append(answer)
+
+
+def line_editing() -> bool:
+    """Arrow keys and history for `input()` when a person types at a terminal; never when
+    questions are piped in (readline would echo control codes). True when turned on."""
+    if not sys.stdin.isatty():
+        return False
+    try:
+        import readline  # noqa: F401 (importing it is what gives input() editing and history)
+    except ImportError:  # a Python built without it: plain input() still works
+        return False
+    return True
 
 
 def print_answer(answer) -> None:
