@@ -13,12 +13,14 @@ models. At most `llm_slots` LLM turns run at once; one more gets the extractive 
 once, with a note, so slow LLM calls never hold the turns of readers who asked without one.
 Uploads go through `rag.app.uploads` (only files the page received, never replacing a
 document unless the operator allowed it) and the page switches to the new index at once.
-👍/👎 append to `eval/feedback.jsonl`.
+`documents` lists what is indexed; `remove` takes documents out only when the operator
+allowed it (`allow_remove`, `rag serve --allow-remove`), through `rag.app.documents`.
+Thumbs up and down append to `eval/feedback.jsonl` (ignored by git) or `$RAG_FEEDBACK`.
 
 `ui/app.py` only passes these to Gradio; tests drive them directly.
 
-Does not: import Gradio, keep conversations on disk, delete indexed documents, or let a
-reader choose where the server sends a request.
+Does not: import Gradio, keep conversations on disk, remove documents unless the operator
+allowed it, or let a reader choose where the server sends a request.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from typing import TYPE_CHECKING, Literal
 
 from ..answering.answer import Answer, Answerer
 from ..errors import InputError, RagError
+from ..indexing.catalog import DocumentInfo, list_documents
 from ..search.retrieve import Retriever
+from .documents import Removal, choices, documents_html, remove
 from .render import WORKING, answer_markdown, error_html, md_text, panel, sources_html
 from .uploads import MAX_UPLOAD_BYTES, UploadResult, add_files
 
@@ -64,7 +68,7 @@ SEED_EXAMPLES = (
 
 
 def default_feedback_path() -> Path:
-    """`$RAG_FEEDBACK`, else `eval/feedback.jsonl` in the project checkout."""
+    """`$RAG_FEEDBACK`, else `eval/feedback.jsonl` in the project checkout (git ignores it)."""
     return Path(os.environ.get("RAG_FEEDBACK") or _ROOT / "eval" / "feedback.jsonl")
 
 
@@ -115,13 +119,14 @@ class ChatService:
 
     def __init__(self, retriever: Retriever, *, feedback_path: str | Path | None = None,
                  uploads_dir: str | Path | None = None, max_upload_bytes: int = MAX_UPLOAD_BYTES,
-                 allow_replace: bool = False, llm: LLMConfig | None = None, llm_slots: int = 2):
+                 allow_replace: bool = False, allow_remove: bool = False,
+                 llm: LLMConfig | None = None, llm_slots: int = 2):
         self.retriever = retriever
         self.feedback_path = Path(feedback_path) if feedback_path else default_feedback_path()
         index = Path(retriever.store.path)
         self.uploads_dir = Path(uploads_dir or index.with_name(f"{index.name}-uploads"))
         self.max_upload_bytes = max_upload_bytes
-        self.allow_replace = allow_replace
+        self.allow_replace, self.allow_remove = allow_replace, allow_remove
         if llm_slots < 1:
             raise InputError(f"--llm-slots must be 1 or more (got {llm_slots})")
         self.llm, self.llm_slots = llm, llm_slots
@@ -176,7 +181,7 @@ class ChatService:
         asked = conversation.add("user", md_text(question) or "…")
         turn = asked.questions
         working = panel(turn, "working", WORKING)
-        yield asked.add("assistant", "⏳ *Searching the articles…*"), working
+        yield asked.add("assistant", "*Searching the articles…*"), working
         retriever = self.current()  # an upload may swap it; this answer stays on one index
         try:
             for step in self._answer(question, conversation.history, settings, retriever):
@@ -185,7 +190,7 @@ class ChatService:
                 else:
                     answer = step
         except RagError as e:
-            note = f"⚠️ {md_text(str(e))}"
+            note = f"**Error:** {md_text(str(e))}"
             yield asked.add("assistant", note), error_html(str(e), turn=turn)
             return
         docs = retriever.store.documents(sorted({p.doc_id for p in answer.passages}
@@ -195,7 +200,15 @@ class ChatService:
 
     def _answer(self, question: str, history: Sequence[str | Answer], settings: ChatSettings,
                 retriever: Retriever) -> Iterator[str | Answer]:
-        """Progress lines (Markdown, never the model's text), then the verified Answer."""
+        """Progress lines (Markdown, never the model's text), then the verified Answer, with a
+        note first when the question was cut to the model's length."""
+        cut = _cut_note(question, retriever)
+        for step in self._steps(question, history, settings, retriever):
+            yield replace(step, notes=(cut, *step.notes)) if cut and isinstance(step, Answer) \
+                else step
+
+    def _steps(self, question: str, history: Sequence[str | Answer], settings: ChatSettings,
+               retriever: Retriever) -> Iterator[str | Answer]:
         answerer = self.answerer(settings, retriever)
         if not hasattr(answerer, "stream"):
             yield answerer.ask(question, history=history, k=settings.k)
@@ -211,7 +224,7 @@ class ChatService:
             for part in answerer.stream(question, history=history, k=settings.k):
                 if isinstance(part, str):
                     received += len(part)
-                    yield (f"⏳ *The language model is choosing quotes… ({received:,} "
+                    yield (f"*The language model is choosing quotes… ({received:,} "
                            "characters received; only verified quotes will be shown)*")
                 else:
                     yield part
@@ -219,7 +232,8 @@ class ChatService:
             self._llm_turns.release()
 
     def feedback(self, conversation: Conversation, index: int, liked: bool | str) -> str:
-        """Append a 👍/👎 on the answer at message `index` to the feedback file; a message."""
+        """Append a thumbs up (`liked`) or down on the answer at message `index` to the
+        feedback file; the message to show."""
         answer = conversation.answers[index] if 0 <= index < len(conversation.answers) else None
         if answer is None or liked not in (True, False):
             return ""
@@ -234,7 +248,7 @@ class ChatService:
             self.feedback_path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.feedback_path, "a", encoding="utf-8") as f:
                 f.write(line)
-        return f"Thanks: your {'👍' if liked else '👎'} was saved."
+        return f"Thanks: your thumbs-{'up' if liked else 'down'} was saved."
 
     def add_files(self, paths: Sequence[str | Path], *, received_in: str | Path) -> UploadResult:
         """Index files the page received (inside `received_in`, checked by real path) and
@@ -247,6 +261,32 @@ class ChatService:
             if fresh is not None:
                 self.retriever = fresh
             return result
+
+    def documents(self, title: str = "") -> list[DocumentInfo]:
+        """The indexed documents, or those whose title, id or file name contains `title`."""
+        return list_documents(self.current().store, title=title if isinstance(title, str) else "")
+
+    def documents_html(self, title: str = "") -> str:
+        """The documents table for the page (see `rag.app.documents`)."""
+        title = title if isinstance(title, str) else ""
+        return documents_html(self.documents(title), title=title,
+                              total=len(self.current().store.manifest.documents))
+
+    def removable(self, title: str = "") -> list[tuple[str, str]]:
+        """(label, id) choices of documents a reader may remove; none unless allowed."""
+        return choices(self.documents(title)) if self.allow_remove else []
+
+    def remove(self, ids) -> str:
+        """Remove the documents `ids` (as a reader sent them) when the operator allows it,
+        and switch to the new index at once; the message to show."""
+        if not self.allow_remove:
+            return ("Removing documents is off on this page; the operator can allow it with "
+                    "rag serve --allow-remove.")
+        with self._lock:
+            done: Removal = remove(self.retriever, ids, uploads_dir=self.uploads_dir)
+            if done.retriever is not None:
+                self.retriever = done.retriever
+            return done.message
 
     def status(self) -> str:
         """The index status line (Markdown): documents, chunks, model."""
@@ -267,6 +307,19 @@ def warm(retriever: Retriever) -> None:
     """Load everything a first answer needs (search structures, the model for questions and
     the one for many sentences at once) now, so the first reader does not wait for it."""
     Answerer(retriever).ask(SEED_EXAMPLES[0][0], k=20)
+
+
+def _cut_note(question: str, retriever: Retriever) -> str:
+    """A note for the page when `question` is longer than the model reads; else ""."""
+    try:
+        used = retriever.prepare(question)
+    except RagError:
+        return ""  # the answerer says why
+    asked = " ".join(question.split())
+    if len(used) >= len(asked):
+        return ""
+    return (f"Your question is {len(asked):,} characters, longer than the model reads: only "
+            f"its first {len(used):,} characters were used (up to “{used[-40:]}”).")
 
 
 def _log(message: str) -> None:

@@ -5,11 +5,14 @@ through `html.escape` (and, in Markdown, backslash escaping of Markdown's punctu
 the markup around it is a fixed set of tags whose only attributes are classes, numbers and
 http(s) links. The sources panel shows each quote highlighted (`<mark>`) inside its passage
 with the answering span emphasised (`<strong>`), and the whole article with the quotes in
-place (a `<details>` element, so opening it needs no script). A refusal shows its reasons
-and the closest passages instead.
+place (a `<details>` element, so opening it needs no script; `ARTICLE_JS`, which the page
+adds once, scrolls the quote into view when it opens). In the article, text outside the
+document's content spans (a leading date line, page furniture) is dimmed and marked as left
+out of the search. A refusal shows its reasons and the closest passages instead. No icon is
+an emoji (a machine without an emoji font would show empty boxes): words and CSS only.
 
-Does not: run or emit scripts, inline styles or event handlers; style anything beyond
-`SOURCES_CSS`, which the page adds once.
+Does not: emit scripts, inline styles or event handlers; style anything beyond `SOURCES_CSS`,
+which the page adds once.
 """
 
 from __future__ import annotations
@@ -57,11 +60,11 @@ def answer_markdown(answer: Answer) -> str:
     if answer.refused:
         reasons = "; ".join(answer.notes)
         why = f"\n>\n> {md_text(reasons)}" if reasons else ""
-        parts.append(f"> 🚫 **{md_text(answer.text)}**{why}"
+        parts.append(f"> **{md_text(answer.text)}**{why}"
                      "\n>\n> The closest matches are listed under **Sources**.")
         return "\n\n".join(parts)
     parts.append(_marked_answer(answer))
-    parts += [f"ℹ️ *{md_text(n)}*" for n in answer.notes if n not in answer.text]
+    parts += [f"*Note: {md_text(n)}*" for n in answer.notes if n not in answer.text]
     return "\n\n".join(parts)
 
 
@@ -156,7 +159,8 @@ def _meta(date: str | None, source: str, start: int, end: int, doc: Document | N
 
 
 def _article(doc: Document, marks: list[tuple]) -> str:
-    """The whole article (or a window of a very long one) with the quotes highlighted in place."""
+    """The whole article (or a window of a very long one) with the quotes highlighted in place
+    and the text outside its content spans dimmed."""
     lo, hi = 0, len(doc.text)
     note = ""
     if hi > ARTICLE_LIMIT and marks:
@@ -164,8 +168,43 @@ def _article(doc: Document, marks: list[tuple]) -> str:
         hi = min(len(doc.text), lo + ARTICLE_LIMIT)
         note = (f'<p class="vb-window">Showing characters {lo:,}–{hi:,} of '
                 f"{len(doc.text):,}.</p>")
-    return (f'<details class="vb-article"><summary>Read the whole article</summary>{note}'
-            f'<div class="vb-article-text">{highlight(doc.text, lo, hi, marks)}</div></details>')
+    dimmed = ('; <span class="vb-furniture">dimmed text</span> is not part of the article '
+              "(a date line, page furniture) and is not searched" if _outside(doc, lo, hi) else "")
+    head = (f'<p class="vb-article-head">{_esc(doc.date or "undated")} · {len(doc.text):,} '
+            f"characters{dimmed}</p>")
+    return (f'<details class="vb-article"><summary>Read the whole article</summary>{head}{note}'
+            f'<div class="vb-article-text">{article_text(doc, lo, hi, marks)}</div></details>')
+
+
+def _outside(doc: Document, lo: int, hi: int) -> list[tuple[int, int]]:
+    """The ranges of `doc.text[lo:hi]` outside its content spans (none if it has no spans)."""
+    if not doc.spans:
+        return []
+    out, at = [], lo
+    for start, end in sorted(doc.spans):
+        if start > at:
+            out.append((at, min(start, hi)))
+        at = max(at, end)
+    if at < hi:
+        out.append((at, hi))
+    return [(a, b) for a, b in out if a < b]
+
+
+def article_text(doc: Document, lo: int, hi: int, marks: Sequence[tuple]) -> str:
+    """`doc.text[lo:hi]` as `highlight` shows it, each range outside the content spans
+    wrapped in a dimmed `<span class="vb-furniture">`.
+
+    >>> d = Document(id="a", title="t", text=" date 2024-09-19 Hi.", source="a", spans=((17, 20),))
+    >>> article_text(d, 0, 20, [])
+    '<span class="vb-furniture"> date 2024-09-19 </span>Hi.'
+    """
+    out, at = [], lo
+    for a, b in _outside(doc, lo, hi):
+        out.append(highlight(doc.text, at, a, marks))
+        out.append(f'<span class="vb-furniture">{highlight(doc.text, a, b, marks)}</span>')
+        at = b
+    out.append(highlight(doc.text, at, hi, marks))
+    return "".join(out)
 
 
 def highlight(text: str, lo: int, hi: int, marks: Sequence[tuple]) -> str:
@@ -214,6 +253,27 @@ SOURCES_CSS = """
 .vb-sources strong.vb-focus { background: #ffca28; font-weight: 700; }
 .vb-article summary { cursor: pointer; font-size: 0.88rem; }
 .vb-article-text { max-height: 28rem; overflow-y: auto; padding: 0.5rem; font-size: 0.9rem;
-  border: 1px dashed var(--border-color-primary, #ccc); }
+  border: 1px dashed var(--border-color-primary, #ccc); position: relative; }
+.vb-article-head { font-size: 0.82rem; opacity: 0.75; margin: 0.3rem 0 0.2rem 0; }
+.vb-sources .vb-furniture { opacity: 0.5; font-size: 0.85em; font-style: italic; }
 .vb-searched { font-style: italic; } .vb-error { color: #c62828; }
+"""
+
+# Added once to the page: when a "Read the whole article" box opens, scroll its first quote
+# (or the passage of a closest match) to a third of the box's height, and the box into view.
+ARTICLE_JS = """
+() => {
+  document.addEventListener("toggle", (event) => {
+    const article = event.target;
+    if (!(article instanceof HTMLDetailsElement) || !article.open
+        || !article.classList.contains("vb-article")) return;
+    const box = article.querySelector(".vb-article-text");
+    const mark = box && box.querySelector("mark.vb-quote, mark.vb-near");
+    if (!mark) return;
+    const top = mark.getBoundingClientRect().top - box.getBoundingClientRect().top;
+    box.scrollTop += top - Math.max(0, (box.clientHeight - mark.offsetHeight) / 3);
+    const r = box.getBoundingClientRect();
+    if (r.top < 0 || r.bottom > window.innerHeight) box.scrollIntoView({block: "nearest"});
+  }, true);
+}
 """

@@ -14,7 +14,7 @@ copied or indexed. Each accepted file is then, and the page says which:
 - unchanged: its text is indexed already;
 - skipped: unsupported, too large or unreadable, with the reason.
 
-Does not: delete documents, replace a document that did not come from an upload, or trust a
+Does not: remove documents (`rag.app.documents`), replace a document that did not come from an upload, or trust a
 file name to say where a file is.
 """
 
@@ -51,13 +51,13 @@ class UploadResult:
     def message(self) -> str:
         lines = []
         if self.added:
-            lines.append(f"✅ Indexed {len(self.added)} document(s) in {self.seconds:.1f} s, "
+            lines.append(f"Indexed {len(self.added)} document(s) in {self.seconds:.1f} s, "
                          f"added as new: {md_text(', '.join(self.added))}. The index now holds "
                          f"{self.documents} documents; ask about them now.")
-        lines += [f"♻️ Replaced {md_text(s)}" for s in self.replaced]
-        lines += [f"🚫 Refused {md_text(s)}" for s in self.refused]
-        lines += [f"ℹ️ {md_text(s)}" for s in self.unchanged]
-        lines += [f"⚠️ {md_text(s)}" for s in self.skipped]
+        lines += [f"Replaced {md_text(s)}" for s in self.replaced]
+        lines += [f"Refused {md_text(s)}" for s in self.refused]
+        lines += [f"**Unchanged:** {md_text(s)}" for s in self.unchanged]
+        lines += [f"**Skipped:** {md_text(s)}" for s in self.skipped]
         return "\n\n".join(lines) or "Choose one or more files first."
 
 

@@ -2,7 +2,8 @@
 
 The operator fixes here what page readers cannot change: the LLM endpoint, the model names
 readers may choose among, its key ($RAG_LLM_API_KEY) and deadline, how many LLM turns run at
-once, and whether an upload may replace an earlier upload of the same name.
+once, whether an upload may replace an earlier upload of the same name, and whether readers
+may remove documents from the index.
 
 Does not: lay out the page (`ui/app.py`) or hold chat logic (`rag.app`).
 """
@@ -32,6 +33,10 @@ def register(sub) -> None:
     p.add_argument("--allow-replace", action="store_true",
                    help="let an upload replace an earlier upload of the same name (default: "
                         "refused; an upload never replaces any other document)")
+    p.add_argument("--allow-remove", action="store_true",
+                   help="let readers of the page remove documents from the index (default: "
+                        "the page lists them but offers no way to remove one); with a page "
+                        "others can reach, use it with --auth")
     llm_args(p, several=True)
     p.add_argument("--llm-slots", metavar="N", type=int, default=2,
                    help="LLM turns answered at once (default 2); more get the extractive "
@@ -60,7 +65,8 @@ def run(args) -> int:
         serve = _page()
         warming.result()
     serve(retriever, host=args.host, port=args.port, auth=auth, feedback_path=args.feedback,
-          llm=llm, llm_slots=args.llm_slots, allow_replace=args.allow_replace)
+          llm=llm, llm_slots=args.llm_slots, allow_replace=args.allow_replace,
+          allow_remove=args.allow_remove)
     return 0
 
 

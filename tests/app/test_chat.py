@@ -149,7 +149,7 @@ def test_refusal_looks_different_and_lists_the_closest_matches(service):
     answer = conv.answers[-1]
     assert answer.refused
     bubble = conv.messages[-1]["content"]
-    assert bubble.startswith("> 🚫 **I can't find this in the sources.**")
+    assert bubble.startswith("> **I can't find this in the sources.**")
     assert "closest matches" in bubble
     assert_safe(panel)
     assert 'data-state="refused"' in panel and "Closest matches" in panel

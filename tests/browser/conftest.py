@@ -3,8 +3,9 @@
 The server indexes seeds/ into a temporary index with the real model (the same path as the
 README's main command), so these tests check what a reader sees. Debian's Chromium at
 /usr/bin/chromium is required; without it (or without playwright) every test here is skipped
-with the reason. Each test leaves a screenshot in test-output/ and fails if the page shows a
-dialog, throws, or logs a console error.
+with the reason. Each test leaves a screenshot in test-output/ (the `page` fixture is 1280 px wide,
+`phone` 400 px) and fails if the page shows a dialog, throws, or logs a console error. The
+server runs with `--allow-remove`, so the documents panel offers removing.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _free_port() -> int:
 
 
 class Server:
-    """A running `rag serve`: its URL, its log, and its feedback file."""
+    """A running `rag serve --allow-remove`: its URL, its log, and its feedback file."""
 
     def __init__(self, root: Path):
         self.port = _free_port()
@@ -64,7 +65,8 @@ class Server:
         started = time.perf_counter()
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "rag", "serve", "--port", str(self.port)], cwd=root,
+                [sys.executable, "-m", "rag", "serve", "--port", str(self.port),
+                 "--allow-remove"], cwd=root,
                 env=env, stdout=log, stderr=subprocess.STDOUT)
         self._wait()
         self.ready_seconds = time.perf_counter() - started
@@ -156,15 +158,29 @@ class Page:
             self.page.wait_for_selector(f'#vb-files [aria-label="{p.name}"]', timeout=60_000)
         self.page.click("#vb-add")
         self.page.wait_for_function(
-            "() => /Indexed|Refused|Replaced|⚠|ℹ/.test("
+            "() => /Indexed|Refused|Replaced|Unchanged|Skipped/.test("
             "document.querySelector('#vb-added').innerText)",
             timeout=180_000)
         return self.page.inner_text("#vb-added")
 
 
+WIDE, NARROW = 1280, 400  # px: a laptop, and a phone held upright
+
+
 @pytest.fixture
 def page(browser, server, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    """The page at 1280 px wide; its screenshot is test-output/<test name>.png."""
+    yield from _page(browser, server, request, WIDE, 1000)
+
+
+@pytest.fixture
+def phone(browser, server, request):
+    """The page at 400 px wide; its screenshot is test-output/<test name>.png."""
+    yield from _page(browser, server, request, NARROW, 860)
+
+
+def _page(browser, server, request, width: int, height: int):
+    context = browser.new_context(viewport={"width": width, "height": height})
     p = Page(context.new_page(), server.url)
     yield p
     OUTPUT.mkdir(exist_ok=True)

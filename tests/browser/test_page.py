@@ -39,10 +39,19 @@ def test_thumbs_down_is_saved_for_review(page, server):
     records = [json.loads(line) for line in server.feedback.read_text().splitlines()]
     mine = [r for r in records if r["question"] == "Which court has accused Putin of war crimes?"]
     assert mine and mine[-1]["verdict"] == "down" and mine[-1]["citations"]
+    page.ask("Where is NATO headquartered?")  # the next question clears the thanks
+    assert page.page.inner_text("#vb-feedback").strip() == ""
 
 
 def test_an_example_fills_the_question_and_a_new_conversation_clears_the_page(page):
-    page.page.locator("#vb-examples button").first.click()
+    from rag.app.chat import SEED_EXAMPLES
+
+    buttons = page.page.locator("#vb-examples button.vb-example")
+    assert sorted(buttons.all_inner_texts()) == sorted(q for q, _ in SEED_EXAMPLES)  # no "…"
+    for b in buttons.all():  # each shows its whole text: nothing is cut off or hidden
+        assert b.evaluate("e => e.scrollWidth <= e.clientWidth && e.scrollHeight <= "
+                          "e.clientHeight + 1")
+    buttons.first.click()
     page.page.wait_for_function(
         "() => document.querySelector('#vb-question textarea').value.endsWith('?')")
     page.page.click("#vb-ask")
@@ -63,8 +72,23 @@ def test_source_article_opens_with_the_quote_in_place(page):
     assert text.is_visible()
     assert "NATO Chief Warns Against 'Going It Alone'" in text.inner_text()  # the whole article
     quote = text.locator("mark.vb-quote").first
-    quote.scroll_into_view_if_needed()
     assert quote.is_visible() and "Obama" in quote.inner_text()
+    assert_in_view(page, article)
+
+
+def assert_in_view(page, article) -> None:
+    """The article's first quote lies inside the visible part of its scrolling box, and the
+    box inside the window (checked as the reader would see it, without scrolling anything)."""
+    page.page.wait_for_timeout(300)  # the box scrolls when it opens
+    box = article.locator(".vb-article-text")
+    where = box.evaluate("""b => {
+        const m = b.querySelector('mark.vb-quote').getBoundingClientRect();
+        const r = b.getBoundingClientRect();
+        return {mark: [m.top, m.bottom], box: [r.top, r.bottom], window: innerHeight,
+                scrolled: b.scrollTop, tall: b.scrollHeight > b.clientHeight}; }""")
+    (m_top, m_bottom), (b_top, b_bottom) = where["mark"], where["box"]
+    assert b_top <= m_top and m_bottom <= b_bottom, where  # the quote is in the box's view
+    assert 0 <= m_top and m_bottom <= where["window"], where  # and the box in the window
 
 
 def test_follow_up_shows_what_was_searched_for(page):
