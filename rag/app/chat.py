@@ -204,8 +204,9 @@ class ChatService:
         note first when the question was cut to the model's length."""
         cut = _cut_note(question, retriever)
         for step in self._steps(question, history, settings, retriever):
-            yield replace(step, notes=(cut, *step.notes)) if cut and isinstance(step, Answer) \
-                else step
+            if cut and isinstance(step, Answer):
+                step = replace(step, notes=(cut, *step.notes))
+            yield step
 
     def _steps(self, question: str, history: Sequence[str | Answer], settings: ChatSettings,
                retriever: Retriever) -> Iterator[str | Answer]:
