@@ -93,15 +93,15 @@ def test_examples_show_their_whole_text_and_fill_the_question(tmp_path, fake_emb
 def test_the_article_view_dims_the_date_line_and_shows_the_date_as_metadata(tmp_path,
                                                                           fake_embedder):
     corpus = write_corpus(tmp_path / "c", {"seals.txt": (
-        " date 2024-09-19 Harbour seals return to the estuary sandbank\n\n"
+        "Harbour seals return to the estuary sandbank\n\n date 2024-09-19\n\n"
         "Wardens counted forty harbour seals on the sandbank at low tide on Sunday.\n")})
     service = make_service(tmp_path, corpus, fake_embedder)
     _, panel, _ = ask(service, "How many harbour seals did the wardens count?")
     assert_safe(panel)
     article = panel[panel.index('<details class="vb-article">'):]
     text = article[article.index('<div class="vb-article-text">'):]
-    assert text.startswith('<div class="vb-article-text"><span class="vb-furniture"> date '
-                           "2024-09-19 </span>Harbour seals")
+    assert text.startswith('<div class="vb-article-text"><span class="vb-furniture">Harbour seals '
+                           "return to the estuary sandbank\n\n date 2024-09-19\n\n</span><mark")
     head = article[article.index('<p class="vb-article-head">'):article.index("</p>")]
     assert "2024-09-19" in head and "not part of the article" in head
 

@@ -29,7 +29,8 @@ def _article(i: int) -> str:
     picks = [WORDS[(i * 7 + j) % len(WORDS)] for j in range(6)]
     return (f"Report number {i}\n\nThe survey team logged tag{i} near the {picks[0]} "
             f"{picks[1]} by the {picks[2]} {picks[3]}. Later they mapped {picks[4]} and "
-            f"{picks[5]} ground.\n")
+            f"{picks[5]} ground. The crew returned to camp {i} before dark to write up the "
+            f"notes.\n")
 
 
 @pytest.fixture
