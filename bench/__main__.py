@@ -2,7 +2,8 @@
 
 Sections: ingest (build_index vs encode alone), reindex (unchanged and add-one), large
 (time to the first answer while `rag index` embeds, kill -9 and resume), search
-(FAISS types at each size), coldstart (new processes), llamaindex (side by side). Every
+(FAISS types at each size), coldstart (new processes), llamaindex (side by side), milvus
+(the index in a directory and in milvus-lite, side by side). Every
 section records the load average before and after, and the results file is rewritten after
 each section, so a long run that stops keeps what it measured.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from . import common
 
-SECTIONS = ("ingest", "reindex", "large", "search", "coldstart", "llamaindex")
+SECTIONS = ("ingest", "reindex", "large", "search", "coldstart", "llamaindex", "milvus")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -46,6 +47,8 @@ def parser() -> argparse.ArgumentParser:
                     help="articles in the re-index corpus (default 5000)")
     ap.add_argument("--llama-sizes", default=None, help="side-by-side search sizes "
                     "(default 10k,100k; --quick 10k)")
+    ap.add_argument("--milvus-sizes", default=None, help="sizes of the local vs milvus-lite "
+                    "section (default 10k,100k; --quick 10k)")
     ap.add_argument("--repeat", type=int, default=None, help="cold-start repeats (default 5)")
     ap.add_argument("--no-serve", action="store_true", help="skip timing `rag serve`")
     ap.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON results")
@@ -69,6 +72,7 @@ def settings(args) -> dict:
         "reindex_docs": args.reindex_docs or (300 if quick else 5000),
         "embed_seconds": 30.0 if quick else 90.0,
         "llama_sizes": _sizes(args.llama_sizes or ("10k" if quick else "10k,100k")),
+        "milvus_sizes": _sizes(args.milvus_sizes or ("10k" if quick else "10k,100k")),
         "repeat": args.repeat or (2 if quick else 5),
         "threads": args.threads, "serve": not args.no_serve,
     }
@@ -141,6 +145,10 @@ NOTES = {
     "coldstart": "new processes on an index of seeds/; medians of repeated runs",
     "llamaindex": "llama-index-core VectorStoreIndex, default SimpleVectorStore, our model "
                   "wrapped in a BaseEmbedding, batch 64; search given query vectors",
+    "milvus": "each store written through its own write path from the same synthetic chunks "
+              "(stand-in embedder, clustered vectors), then Retriever.search(k=5) per mode in a "
+              "fresh process; queries are a chunk's vector plus noise (cosine ~0.95) and 3-5 "
+              "of its words; 100k uses a quarter of the queries",
 }
 
 
@@ -213,14 +221,30 @@ def _ratios(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _milvus(conf, say, done):
+    from . import milvus
+
+    try:
+        import milvus_lite  # noqa: F401
+        import pymilvus  # noqa: F401
+    except ImportError:
+        say("milvus: pymilvus or milvus-lite is not installed (pip install -e '.[milvus]'); skipped")
+        return {"skipped": "pymilvus or milvus-lite not installed"}
+    return milvus.run(conf.get("milvus_sizes", [10_000]), queries=conf["latency_queries"], say=say)
+
+
 RUNNERS = {"ingest": _ingest, "reindex": _reindex, "large": _large, "search": _search,
-           "coldstart": _coldstart, "llamaindex": _llamaindex}
+           "coldstart": _coldstart, "llamaindex": _llamaindex, "milvus": _milvus}
 
 
 def report(section: str, out: dict) -> str:
     """The section's figures as a plain-text table."""
     from .tables import TABLES
 
+    if section == "milvus":
+        from .milvus import table
+
+        return out.get("skipped") or table(out)
     return TABLES[section](out)
 
 

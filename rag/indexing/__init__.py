@@ -10,6 +10,10 @@
   vectors, FAISS, BM25), published by one atomic link swap under a writer lock;
 - `manifest`, `health`, `disk`: the manifest and its format version, the check of every file
   against it on open, and writing with space reserved first (a full disk is an error).
+- `location`, `backend`: where an index lives (a directory, or a Milvus URI) and the one
+  `Store` interface both kinds are read through;
+- `milvus_connect`, `milvus_store`, `milvus_build`: the same index in Milvus (milvus-lite or a
+  server): one-line errors, versioned collections read and written, published by an alias.
 
 Does not: rank passages for a question (`rag.search`) or answer (`rag.answering`).
 """
