@@ -47,3 +47,7 @@ class EvalSetError(RagError):
 
 class LLMError(RagError):
     """The optional LLM endpoint failed, timed out or answered garbage."""
+
+
+class ReaderError(RagError):
+    """The reader model is missing, damaged, or of another format version."""

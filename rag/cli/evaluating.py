@@ -1,8 +1,10 @@
-"""`rag eval`: the question set and the conversation set, BEIR folders, calibration and the
-regression gate.
+"""`rag eval`: the question set and the conversation set, QA folders, BEIR folders,
+calibration and the regression gate.
 
 With no `--set`, `rag eval` runs the seed question set and the conversation set, each gated
-against its own baseline by `--check`; `--set FILE` runs one set of either kind.
+against its own baseline by `--check`; `--set FILE` runs one set of either kind; `--qa DIR`
+answers a QA folder (the SQuAD 2.0 format) and `--qa DIR --check` reruns its baseline's
+questions and gates them.
 
 Does not: compute any metric itself (`rag.evaluation`).
 """
@@ -32,6 +34,14 @@ def register(sub) -> None:
                         "eval/baseline-conversations.json for a conversation set)")
     p.add_argument("--reports", metavar="DIR", type=Path, default=None,
                    help="folder for the Markdown report and chart (default eval/reports)")
+    p.add_argument("--qa", metavar="DIR", type=Path, default=None,
+                   help="answer a QA folder (corpus/ and questions.jsonl with answers and "
+                        "unanswerable, as ../shared/benchmarks/squad2); index kept in "
+                        "index/qa-NAME unless --index is given")
+    p.add_argument("--articles", metavar="A,B", default="",
+                   help="with --qa: only the questions on these articles (corpus file names)")
+    p.add_argument("--sample", metavar="N", type=int, default=None,
+                   help="with --qa: a seeded sample of N questions")
     json_arg(p)
     p.set_defaults(func=run)
 
@@ -59,6 +69,10 @@ def run(args) -> int:
     from ..search.retrieve import check_k
 
     check_k(args.k)
+    if args.qa:
+        from .evaluating_qa import run_qa
+
+        return run_qa(args)
     if args.beir:
         beir = ev.evaluate_beir(args.beir, index_dir=args.index, progress=True, mode=args.mode)
         print(json.dumps(asdict(beir)) if args.json else beir_summary(beir))

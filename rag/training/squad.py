@@ -1,0 +1,83 @@
+"""SQuAD-format data for training and scoring the reader.
+
+Two shapes are read:
+- a paragraph file (`*.jsonl.gz`): one paragraph a line, `{"article", "context", "qas":
+  [{"question", "answers": [{"text", "start"}]}]}`; the committed SQuAD 1.1 train sample is
+  one (`sample_squad11` made it from the official JSON);
+- a QA folder in the format of `../shared/benchmarks/squad2` is read by
+  `rag.evaluation.qa.read_qa_folder` (`rag eval --qa` reads it too).
+
+Does not: tokenize, or decide what a training pair is (`rag.training.pairs`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent / "data"
+SQUAD11_SAMPLE = DATA / "squad11-train-sample.jsonl.gz"
+SQUAD2_HALF = DATA / "squad2-half"
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question on a paragraph: answers as (text, start) in the paragraph (none: unanswerable)."""
+
+    question: str
+    answers: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    article: str
+    context: str
+    questions: tuple[Question, ...]
+
+
+def read_paragraphs(path: str | Path) -> list[Paragraph]:
+    """The paragraphs of a paragraph file (gzip or plain JSONL)."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    out = []
+    with opener(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                qs = tuple(Question(q["question"], tuple((a["text"], a["start"])
+                                                         for a in q["answers"]))
+                           for q in r["qas"])
+                out.append(Paragraph(r["article"], r["context"], qs))
+    return out
+
+
+def sample_squad11(source: str | Path, out: str | Path, *, questions: int = 12_000,
+                   seed: int = 7) -> int:
+    """Write a paragraph file of `questions` questions drawn at random (seeded) from an
+    official-format SQuAD 1.1 JSON; returns how many paragraphs it holds."""
+    data = json.loads(Path(source).read_text(encoding="utf-8"))["data"]
+    every = [(ai, pi, qi) for ai, art in enumerate(data) for pi, p in enumerate(art["paragraphs"])
+             for qi in range(len(p["qas"]))]
+    chosen = sorted(random.Random(seed).sample(every, min(questions, len(every))))
+    by_paragraph: dict[tuple[int, int], list[int]] = {}
+    for ai, pi, qi in chosen:
+        by_paragraph.setdefault((ai, pi), []).append(qi)
+    with gzip.open(out, "wt", encoding="utf-8", compresslevel=9) as f:
+        for (ai, pi), qis in by_paragraph.items():
+            p = data[ai]["paragraphs"][pi]
+            qas = [{"question": p["qas"][qi]["question"],
+                    "answers": [{"text": a["text"], "start": a["answer_start"]}
+                                for a in p["qas"][qi]["answers"]]} for qi in qis]
+            record = {"article": data[ai]["title"], "context": p["context"], "qas": qas}
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return len(by_paragraph)
+
+
+def folds(articles: list[str], n: int = 4, *, seed: int = 7) -> list[list[str]]:
+    """`articles` split into `n` folds of whole articles, seeded."""
+    order = sorted(articles)
+    random.Random(seed).shuffle(order)
+    return [sorted(order[i::n]) for i in range(n)]
