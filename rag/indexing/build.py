@@ -224,7 +224,23 @@ def _read(paths, files: list[Path], old, known, stats, add: bool) -> list[Docume
         kept = [d for d in old.documents().values() if where(d.source) not in read_now]
     documents = read_documents(list(paths), files=files, reuse=lambda f: reused.get(str(f)),
                                kept=kept, previous=previous)
+    if add and old is not None:
+        kept += _unread(old, read_now, documents)
     return kept + documents
+
+
+def _unread(old, read_now: set[str], documents: list[Document]) -> list[Document]:
+    """With --add, the indexed documents of listed files that gave nothing this time (the
+    file could not be read): kept as indexed, with a warning, never lost."""
+    got = {where(d.source) for d in documents}
+    lost = [d for d in old.documents().values()
+            if where(d.source) in read_now and where(d.source) not in got]
+    if lost:
+        names = ", ".join(sorted({d.source for d in lost}))
+        warnings.warn(f"kept the indexed version of {names}: the file gave no document this "
+                      "time (see the note above); fix it and run the same command again",
+                      stacklevel=3)
+    return lost
 
 
 def _same_settings(m: Manifest, store: StoreConfig, lexical: LexicalConfig,

@@ -282,3 +282,23 @@ def test_adding_a_copy_of_an_indexed_text_under_another_path_indexes_it_once(
     with pytest.warns(UserWarning, match="same text as document 'volcano'"):
         report = build_index([copy], index_dir=index, embedder=fake_embedder, add=True)
     assert report.documents == 3 and report.added == ()
+
+
+def test_add_keeps_the_indexed_version_of_a_listed_file_that_cannot_be_read_now(
+        tmp_path, fake_embedder):
+    from fpdf import FPDF
+
+    folder = tmp_path / "c"
+    write_corpus(folder, {"volcano.txt": ARTICLES["volcano.txt"]})
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.multi_cell(0, 8, "The harbour bridge opens in May after two years of building work.")
+    pdf.output(str(folder / "bridge.pdf"))
+    index = tmp_path / "index"
+    build_index([folder], index_dir=index, embedder=fake_embedder)
+    assert set(_sources(index)) == {"volcano", "bridge"}
+    (folder / "bridge.pdf").write_bytes(b"%PDF-1.4 damaged in transit")
+    with pytest.warns(UserWarning, match=r"kept the indexed version of .*bridge.pdf"):
+        report = build_index([folder], index_dir=index, embedder=fake_embedder, add=True)
+    assert report.removed == () and set(_sources(index)) == {"volcano", "bridge"}
