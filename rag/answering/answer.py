@@ -137,7 +137,7 @@ class Answerer:
         passages = self.retriever.search(standalone, k=k)
         retrieved = time.perf_counter()
         docs = self.retriever.store.documents(sorted({p.doc_id for p in passages}))
-        candidates = self._candidates(standalone, passages, docs)
+        candidates = self.candidates(standalone, passages, docs)
         answer = self._compose(question, standalone, passages, candidates, docs)
         done = time.perf_counter()
         timings = {"retrieve_ms": round((retrieved - started) * 1000, 1),
@@ -178,7 +178,10 @@ class Answerer:
         return Turn(earlier.standalone_query, earlier.focus,
                     tuple(c.quote for c in earlier.citations))
 
-    def _candidates(self, query: str, passages: list[Passage], docs: dict[str, Document]) -> list[_Candidate]:
+    def candidates(self, query: str, passages: list[Passage],
+                   docs: dict[str, Document]) -> list[_Candidate]:
+        """Every sentence of `passages` scored as the answer is chosen (dense similarity, plus
+        the weighted coverage of the question's words, plus the type bonus), best first."""
         spans = []
         for p in passages:
             text = docs[p.doc_id].text

@@ -10,13 +10,12 @@ committed); `--tiny` does the same on a few hundred examples; `--crossval` score
 on SQuAD 2.0 by article, on articles each model never trained on. Seeds are fixed and every
 figure is printed and kept in the model's manifest.
 
-- `reader`, `candidates`: inference through onnxruntime with the manifest checked on load,
-  and the cheap-scored candidate sentences the reader reads;
+- `reader`: inference through onnxruntime, with the manifest checked on load;
 
 - `squad`: SQuAD-format data: the committed SQuAD 1.1 train sample and the SQuAD 2.0 half
   (`data/`, CC BY-SA 4.0, see `data/README.md`);
 - `pairs`: (question, sentence) training pairs: answer sentences, hard negatives, and the
-  product's own open-domain candidates (`rag.training.candidates`) with real unanswerables;
+  product's own open-domain candidates (`rag.answering.answer.Answerer.candidates`) with real unanswerables;
 - `model`: the cross-encoder in PyTorch and one training loop;
 - `export`: ONNX, int8, the agreement check and the manifest;
 - `calibrate`: the answerability model and the refusal threshold;

@@ -2,7 +2,7 @@
 
 The folder's corpus is indexed with `rag.build_index` (the real embedding model, hybrid
 search, the default chunker), each question is searched with `Retriever.search` (k passages),
-and its passages' sentences are scored and shortlisted by `rag.training.candidates` exactly
+and its passages' sentences are scored and shortlisted by `Answerer.candidates` exactly
 as the answerer does before the reader reads them. The result is kept as JSON under the cache
 folder, keyed by the folder's content, the package version and the settings.
 
@@ -15,13 +15,14 @@ import hashlib
 import time
 from pathlib import Path
 
+from ..answering import scoring
+from ..answering.answer import Answerer
 from ..evaluation.metrics import contains_answer
 from ..evaluation.qa import read_qa_folder
 from ..indexing.build import build_index
 from ..indexing.manifest import package_version
 from ..indexing.onnx import cache_root
 from ..search.retrieve import Retriever
-from .candidates import VectorCache, candidates
 from .pairs import OpenCandidate, OpenQuestion, load_open, save_open
 
 
@@ -49,10 +50,10 @@ def open_questions(folder: str | Path, *, k: int = 5, shortlist: int = 8,
         items = _first(items, per_article)
     started = time.perf_counter()
     build_index([corpus], index_dir=root / "index")
-    retriever = Retriever.load(root / "index")
-    out, vectors = [], VectorCache()
+    answerer = Answerer(Retriever.load(root / "index"))
+    out = []
     for n, item in enumerate(items, start=1):
-        out.append(_question(retriever, item, k, shortlist, vectors))
+        out.append(_question(answerer, item, k, shortlist))
         if n % 500 == 0:
             say(f"candidates: {n}/{len(items)} questions, {time.perf_counter() - started:.0f} s")
     root.mkdir(parents=True, exist_ok=True)
@@ -70,14 +71,14 @@ def _first(items, n: int):
     return out
 
 
-def _question(retriever: Retriever, item, k: int, shortlist: int,
-              vectors: VectorCache) -> OpenQuestion:
+def _question(answerer: Answerer, item, k: int, shortlist: int) -> OpenQuestion:
+    retriever = answerer.retriever
     query = retriever.prepare(item.question)
     passages = retriever.search(query, k=k)
     docs = retriever.store.documents(sorted({p.doc_id for p in passages}))
-    found = candidates(query, passages, docs, embedder=retriever.embedder,
-                       vectors=vectors)[:shortlist]
+    found = answerer.candidates(query, passages, docs)[:shortlist]
     answers = () if item.unanswerable else item.answers
+    terms = scoring.content_terms(query)
     return OpenQuestion(item, item.doc, tuple(
         OpenCandidate(c.passage.title, c.text, bool(answers) and contains_answer(c.text, answers),
-                      c.score, c.coverage, c.passage.rank) for c in found))
+                      c.score, scoring.coverage(terms, c.text), c.passage.rank) for c in found))

@@ -7,7 +7,7 @@ Two sources:
   question's rare words (IDF-weighted), never one holding the answer text. This teaches which
   sentence answers.
 - `open_pairs`: the product's own open-domain candidates for a QA folder (an index of its
-  corpus, `Retriever.search`, then `rag.training.candidates`, shortlisted as the answerer
+  corpus, `Retriever.search`, then `Answerer.candidates`, shortlisted as the answerer
   does), each labelled by whether it holds a gold answer; every candidate of an unanswerable
   question is a negative. This teaches when nothing answers, on real adversarial questions.
 

@@ -15,7 +15,7 @@ which records the training data, seed, metrics, the answerability model and the 
 every file; `Reader.load` checks all of it and says how to fix a missing or mismatched
 model. Inference is onnxruntime only: no torch.
 
-Does not: choose candidates (`rag.training.candidates`) or compose answers
+Does not: choose candidates (`rag.answering.answer.Answerer.candidates`) or compose answers
 (`rag.answering.answer`); train anything (`rag.training`).
 """
 
