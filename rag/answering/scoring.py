@@ -102,6 +102,16 @@ def answer_type(question: str) -> AnswerType:
     return "other"
 
 
+_SEVERAL = re.compile(r"\b(?:what|which|who) (?:are|were)\b|\blist\b|\bname (?:the|all|two|three|some)\b|"
+                      r"\b(?:two|three|four|several|some|main) (?:\w+ )?(?:reasons|ways|countries|"
+                      r"members|things|steps|issues|causes|effects|examples)\b", re.IGNORECASE)
+
+
+def asks_for_several(question: str) -> bool:
+    """True when the question asks for several things ("What are...", "list", "three reasons")."""
+    return bool(_SEVERAL.search(question))
+
+
 def focus_span(sentence: str, kind: AnswerType, question: str = "") -> tuple[int, int] | None:
     """The (start, end) in `sentence` that answers a who/when/number question, if any."""
     if kind == "when":
@@ -134,13 +144,26 @@ def _number_span(sentence: str, question: str) -> tuple[int, int] | None:
     found = []
     for m in _NUMBER.finditer(sentence):
         value = m.group().strip(" ,.")
-        if not value or _DATE.fullmatch(value) or _after_month(sentence, m.start()):
+        if not value or _DATE.fullmatch(value) or _after_month(sentence, m.start()) \
+                or _whole_not_asked(sentence[max(0, m.start() - 40):m.start()], asked):
             continue
-        after = [stem(w) for w in words(sentence[m.end():m.end() + 60])[:5]]
+        after = [stem(w) for w in words(sentence[m.end():m.end() + 60])[:6]]
         hits = [i for i, w in enumerate(after) if w in asked]
         if hits:
             found.append((hits[0], m.start(), _trim(sentence, m.span())))
     return min(found)[2] if found else None
+
+
+# "23 of NATO's 32 countries": the 32 is the whole, not the count of those the sentence is about
+_DENOMINATOR = re.compile(r"\d[\d,.]*\s+(?:out\s+)?of\s+(?:(?:the|its|their|[\w.-]+['’]s)\s+)?$",
+                          re.IGNORECASE)
+
+
+def _whole_not_asked(before: str, asked: set[str]) -> bool:
+    """True when the number after `before` is the whole of "23 of NATO's 32" and the question
+    does not ask about that whole (it names nothing between the two numbers)."""
+    m = _DENOMINATOR.search(before)
+    return bool(m) and not {stem(w) for w in words(m.group())} & asked
 
 
 def _after_month(text: str, at: int) -> bool:

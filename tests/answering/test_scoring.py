@@ -266,3 +266,11 @@ def test_missing_terms_compare_five_letter_prefixes():
     assert "norwe" in vocabulary
     assert missing_terms("Did Norway agree?", vocabulary) == ["norway"]
     assert missing_terms("Did Norwegians agree?", vocabulary) == []
+
+
+def test_number_focus_is_the_part_when_the_question_does_not_ask_about_the_whole():
+    """Issue 13: 'how many countries were set to reach 2%' is 23, not the 32 of the whole."""
+    sentence = ("At the last count, 23 of NATO's 32 countries were set this year to reach the "
+                "alliance's target of spending two percent of their gross domestic product.")
+    assert _focus(sentence, "How many countries were set to reach 2% in 2024?") == "23"
+    assert _focus("Only 3 out of 10 members agreed.", "How many members agreed?") == "3"
