@@ -260,6 +260,14 @@ class LexicalIndex:
         return np.bincount(self.indices[picks], weights=self.data[picks],
                            minlength=self.rows).astype(np.float32)
 
+    def document_frequencies(self, terms: list[str]) -> list[int]:
+        """How many rows hold each analyzed term (`tokenize`'s output; 0 when unknown)."""
+        out = []
+        for t in terms:
+            i = self.vocab.get(t)
+            out.append(0 if i is None else int(self.indptr[i + 1] - self.indptr[i]))
+        return out
+
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Up to `k` (row, score) pairs with a positive score, best first (ties by row)."""
         return top(self.scores(query), k)

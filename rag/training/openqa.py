@@ -11,7 +11,6 @@ Does not: read anything with the reader, or score answers.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
@@ -24,15 +23,11 @@ from ..indexing.manifest import package_version
 from ..indexing.onnx import cache_root
 from ..search.retrieve import Retriever
 from .pairs import OpenCandidate, OpenQuestion, load_open, save_open
+from .squad import first_per_article, folder_key
 
 
 def _key(folder: Path, k: int, shortlist: int, per_article: int | None) -> str:
-    digest = hashlib.sha256(f"{package_version()}|{k}|{shortlist}|{per_article}".encode())
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            digest.update(path.relative_to(folder).as_posix().encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    return folder_key(folder, package_version(), k, shortlist, per_article)
 
 
 def open_questions(folder: str | Path, *, k: int = 5, shortlist: int = 8,
@@ -47,7 +42,7 @@ def open_questions(folder: str | Path, *, k: int = 5, shortlist: int = 8,
         return load_open(done)
     corpus, items = read_qa_folder(folder)
     if per_article:
-        items = _first(items, per_article)
+        items = first_per_article(items, per_article)
     started = time.perf_counter()
     build_index([corpus], index_dir=root / "index")
     answerer = Answerer(Retriever.load(root / "index"))
@@ -58,16 +53,6 @@ def open_questions(folder: str | Path, *, k: int = 5, shortlist: int = 8,
             say(f"candidates: {n}/{len(items)} questions, {time.perf_counter() - started:.0f} s")
     root.mkdir(parents=True, exist_ok=True)
     save_open(out, done)
-    return out
-
-
-def _first(items, n: int):
-    seen: dict[str, int] = {}
-    out = []
-    for item in items:
-        seen[item.doc] = seen.get(item.doc, 0) + 1
-        if seen[item.doc] <= n:
-            out.append(item)
     return out
 
 

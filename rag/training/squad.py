@@ -13,6 +13,7 @@ Does not: tokenize, or decide what a training pair is (`rag.training.pairs`).
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import random
 from dataclasses import dataclass
@@ -74,6 +75,27 @@ def sample_squad11(source: str | Path, out: str | Path, *, questions: int = 12_0
             record = {"article": data[ai]["title"], "context": p["context"], "qas": qas}
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
     return len(by_paragraph)
+
+
+def folder_key(folder: Path, *settings) -> str:
+    """A short hash of every file of `folder` (names and bytes) and `settings`: a cache key."""
+    digest = hashlib.sha256("|".join(map(str, settings)).encode())
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(folder).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def first_per_article(items, n: int) -> list:
+    """The first `n` questions of each article (`item.doc`), in order."""
+    seen: dict[str, int] = {}
+    out = []
+    for item in items:
+        seen[item.doc] = seen.get(item.doc, 0) + 1
+        if seen[item.doc] <= n:
+            out.append(item)
+    return out
 
 
 def folds(articles: list[str], n: int = 4, *, seed: int = 7) -> list[list[str]]:

@@ -358,3 +358,58 @@ def test_disagreeing_sources_lead_with_the_most_recent_and_name_the_other_figure
     assert "NATO welcomes Finland" in note and "2024-09-19" in note
     assert note in answer.text
     retriever.store.close()
+
+
+# --- the learned reader (issue 13) -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def learned(retriever):
+    return Answerer(retriever, config=AnswerConfig(reader="learned"))
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_the_learned_reader_keeps_the_invariant_and_gives_a_confidence(learned, docs, question):
+    answer = learned.ask(question)
+    assert_invariant(answer, docs)
+    assert answer.confidence is not None and 0.0 <= answer.confidence <= 1.0
+    assert answer.to_dict()["confidence"] == round(answer.confidence, 4)
+
+
+def test_the_cheap_reader_gives_no_confidence(answerer):
+    answer = answerer.ask("When were residents of Grindavik evacuated?")
+    assert answer.confidence is None and answer.to_dict()["confidence"] is None
+
+
+def test_a_confident_answer_is_one_quote_plus_at_most_a_corroboration(retriever):
+    sure = Answerer(retriever, config=AnswerConfig(reader="learned", confident=0.0, threshold=0.0))
+    unsure = Answerer(retriever, config=AnswerConfig(reader="learned", confident=1.01,
+                                                     threshold=0.0, closeness=0.0))
+    question = "Where did the volcano erupt and where is the lava flowing?"
+    one, several = sure.ask(question), unsure.ask(question)
+    assert 1 <= len(one.citations) <= 2
+    assert len(several.citations) >= len(one.citations)
+    assert one.citations[0].quote == several.citations[0].quote  # the same best sentence
+
+
+def test_the_learned_reader_refuses_an_absent_fact_and_a_weak_one(retriever):
+    learned = Answerer(retriever, config=AnswerConfig(reader="learned"))
+    _assert_refusal(learned.ask("How many submarines does Norway operate?"))
+    strict = Answerer(retriever, config=AnswerConfig(reader="learned", threshold=1.0))
+    answer = strict.ask("When were residents of Grindavik evacuated?")
+    _assert_refusal(answer)
+    assert "reader's confidence" in " ".join(answer.notes)
+    assert answer.confidence is not None and answer.score == answer.confidence
+
+
+def test_the_threshold_defaults_to_the_readers_own(retriever, answerer):
+    from rag.answering.answer import CHEAP_THRESHOLD
+    from rag.answering.reader import load_reader
+
+    assert answerer.threshold == CHEAP_THRESHOLD
+    learned = Answerer(retriever, config=AnswerConfig(reader="learned"))
+    assert learned.threshold == load_reader().threshold
+
+
+def test_an_unknown_reader_lists_the_known_ones():
+    with pytest.raises(ValueError, match="choose one of learned, cheap"):
+        AnswerConfig(reader="bert")
