@@ -264,11 +264,11 @@ def launch(service: ChatService, *, host: str = "127.0.0.1", port: int = 7860,
 def serve(retriever, *, host: str = "127.0.0.1", port: int = 7860,
           auth: tuple[str, str] | None = None, feedback_path=None, uploads_dir=None,
           llm=None, llm_slots: int = 2, allow_replace: bool = False,
-          allow_remove: bool = False) -> None:
+          allow_remove: bool = False, answer_config=None) -> None:
     """Serve the page until interrupted (`rag serve` has warmed the models already)."""
     service = ChatService(retriever, feedback_path=feedback_path, uploads_dir=uploads_dir,
                           llm=llm, llm_slots=llm_slots, allow_replace=allow_replace,
-                          allow_remove=allow_remove)
+                          allow_remove=allow_remove, answer_config=answer_config)
     page = launch(service, host=host, port=port, auth=auth)
     print(f"ready: http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}",
           flush=True)

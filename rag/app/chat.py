@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ..answering.answer import Answer, Answerer
+from ..answering.answer import Answer, AnswerConfig, Answerer
 from ..errors import InputError, RagError
 from ..indexing.catalog import DocumentInfo, list_documents
 from ..search.retrieve import Retriever
@@ -120,8 +120,10 @@ class ChatService:
     def __init__(self, retriever: Retriever, *, feedback_path: str | Path | None = None,
                  uploads_dir: str | Path | None = None, max_upload_bytes: int = MAX_UPLOAD_BYTES,
                  allow_replace: bool = False, allow_remove: bool = False,
-                 llm: LLMConfig | None = None, llm_slots: int = 2):
+                 llm: LLMConfig | None = None, llm_slots: int = 2,
+                 answer_config: AnswerConfig | None = None):
         self.retriever = retriever
+        self.answer_config = answer_config or AnswerConfig()
         self.feedback_path = Path(feedback_path) if feedback_path else default_feedback_path()
         index = Path(retriever.store.path)
         self.uploads_dir = Path(uploads_dir or index.with_name(f"{index.name}-uploads"))
@@ -141,7 +143,7 @@ class ChatService:
     def answerer(self, settings: ChatSettings, retriever: Retriever | None = None):
         """The extractive Answerer, or an LLMAnswerer on the operator's endpoint over it."""
         retriever = retriever or self.retriever
-        extractive = Answerer(retriever)
+        extractive = Answerer(retriever, config=self.answer_config)
         if settings.answerer == "extractive":
             return extractive
         if self.llm is None:

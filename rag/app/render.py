@@ -65,6 +65,9 @@ def answer_markdown(answer: Answer) -> str:
         return "\n\n".join(parts)
     parts.append(_marked_answer(answer))
     parts += [f"*Note: {md_text(n)}*" for n in answer.notes if n not in answer.text]
+    if answer.confidence is not None:
+        parts.append(f'<span class="vb-confidence">Confidence {answer.confidence:.0%}: the '
+                     "reader's estimate that the first quote answers the question.</span>")
     return "\n\n".join(parts)
 
 
@@ -245,6 +248,7 @@ SOURCES_CSS = """
   background: rgba(198, 40, 40, 0.08); }
 .vb-head { font-weight: 600; } .vb-n { color: #2f7d32; }
 .vb-score { font-weight: 400; opacity: 0.7; }
+.vb-confidence { font-size: 0.85em; opacity: 0.75; }
 .vb-meta { font-size: 0.82rem; opacity: 0.75; margin: 0.15rem 0 0.4rem 0; }
 .vb-passage, .vb-article-text { white-space: pre-wrap; margin: 0.3rem 0; }
 .vb-passage { border-left: 3px solid var(--border-color-primary, #ccc); padding-left: 0.6rem; }

@@ -21,6 +21,7 @@ from .common import (
     llm_args,
     open_answerer,
     open_retriever,
+    reader_arg,
     say,
     search_args,
 )
@@ -41,6 +42,7 @@ def register(sub) -> None:
     search_args(p)
     index_arg(p)
     json_arg(p)
+    reader_arg(p)
     llm_args(p)
     p.set_defaults(func=ask)
 
@@ -48,6 +50,7 @@ def register(sub) -> None:
     k_arg(p)
     search_args(p)
     index_arg(p)
+    reader_arg(p)
     llm_args(p)
     p.set_defaults(func=chat)
 
@@ -123,6 +126,9 @@ def print_answer(answer) -> None:
     if answer.standalone_query != " ".join(answer.question.split()):
         print(f"(searched for: {answer.standalone_query})")
     print(textwrap.fill(answer.text, 100))
+    if answer.confidence is not None:
+        say(f"confidence: {answer.confidence:.2f} (the reader's estimate that the first quote "
+            "answers the question)")
     for note in answer.notes:
         if note not in answer.text:  # the conflict note is part of the text already
             say(f"note: {note}")

@@ -58,6 +58,31 @@ def search_args(p: argparse.ArgumentParser) -> None:
                    help="rerank with the cross-encoder model in DIR (default: $RAG_RERANKER; off)")
 
 
+def reader_arg(p: argparse.ArgumentParser) -> None:
+    """--reader, falling back to $RAG_READER."""
+    from ..answering.answer import READERS
+
+    p.add_argument("--reader", choices=READERS, default=os.environ.get("RAG_READER") or "cheap",
+                   help="how the answerer picks sentences and decides to refuse: cheap (the "
+                        "hand-weighted score) or learned (the trained reader, with a confidence "
+                        "per answer; docs/reader.md) (default: $RAG_READER or cheap)")
+    p.add_argument("--threshold", type=float, metavar="T",
+                   default=os.environ.get("RAG_THRESHOLD") or None,
+                   help="refuse under this score (cheap) or confidence (learned), e.g. the one "
+                        "`rag eval --calibrate` recommends for your own questions (default: "
+                        "$RAG_THRESHOLD, else the reader's own: 0.42 cheap, the learned "
+                        "model's from its manifest)")
+
+
+def answer_config(args):
+    """The answerer's settings from --reader and --threshold."""
+    from ..answering.answer import AnswerConfig
+
+    threshold = getattr(args, "threshold", None)
+    return AnswerConfig(reader=getattr(args, "reader", None) or "cheap",
+                        threshold=None if threshold is None else float(threshold))
+
+
 def llm_args(p: argparse.ArgumentParser, *, several: bool = False) -> None:
     """--llm-url, --llm-model and --llm-timeout, falling back to $RAG_LLM_URL and friends."""
     p.add_argument("--llm-url", metavar="URL", default=os.environ.get("RAG_LLM_URL") or None,
@@ -154,7 +179,7 @@ def open_answerer(args):
     from ..answering.answer import Answerer
 
     config = llm_config(args)  # a bad --llm-url is reported before the index is opened
-    answerer = Answerer(open_retriever(args))
+    answerer = Answerer(open_retriever(args), config=answer_config(args))
     if config is None:
         return answerer
     from ..answering.llm import LLMAnswerer

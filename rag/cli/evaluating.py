@@ -16,7 +16,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .common import index_arg, json_arg, k_arg, open_answerer, say, search_args
+from .common import index_arg, json_arg, k_arg, open_answerer, reader_arg, say, search_args
 
 
 def register(sub) -> None:
@@ -28,6 +28,7 @@ def register(sub) -> None:
     index_arg(p)
     k_arg(p)
     search_args(p)
+    reader_arg(p)
     _modes(p.add_mutually_exclusive_group())
     p.add_argument("--baseline", metavar="FILE", type=Path, default=None,
                    help="baseline figures of the (first) set (default eval/baseline.json; "

@@ -58,7 +58,8 @@ def _answerer(args):
     from ..answering.answer import Answerer
     from ..evaluation.qa import qa_index
     from ..search.retrieve import Retriever, SearchConfig
+    from .common import answer_config
 
     index_dir = qa_index(args.qa, index_dir=args.index, progress=not args.json)
     config = SearchConfig(mode=args.mode or SearchConfig.mode, reranker=args.rerank)
-    return Answerer(Retriever.load(index_dir, config=config))
+    return Answerer(Retriever.load(index_dir, config=config), config=answer_config(args))

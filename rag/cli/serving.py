@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import InputError, RagError
-from .common import index_arg, llm_args, llm_config, open_retriever, say
+from .common import answer_config, index_arg, llm_args, llm_config, open_retriever, reader_arg, say
 
 LOCAL = ("127.0.0.1", "localhost", "::1")
 
@@ -37,6 +37,7 @@ def register(sub) -> None:
                    help="let readers of the page remove documents from the index (default: "
                         "the page lists them but offers no way to remove one); with a page "
                         "others can reach, use it with --auth")
+    reader_arg(p)
     llm_args(p, several=True)
     p.add_argument("--llm-slots", metavar="N", type=int, default=2,
                    help="LLM turns answered at once (default 2); more get the extractive "
@@ -66,7 +67,7 @@ def run(args) -> int:
         warming.result()
     serve(retriever, host=args.host, port=args.port, auth=auth, feedback_path=args.feedback,
           llm=llm, llm_slots=args.llm_slots, allow_replace=args.allow_replace,
-          allow_remove=args.allow_remove)
+          allow_remove=args.allow_remove, answer_config=answer_config(args))
     return 0
 
 

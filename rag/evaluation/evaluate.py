@@ -298,7 +298,7 @@ def calibrate(questions: Sequence[EvalQuestion], answerer, *, k: int = 5, progre
     answers = [open_answerer.ask(q.question, history=list(q.history), k=k)
                for q in _bar(questions, progress, "questions", "question")]
     return sweep([a.score for a in answers], [a.refused for a in answers],
-                 [q.answerable for q in questions], current=answerer.config.threshold,
+                 [q.answerable for q in questions], current=answerer.threshold,
                  max_false_refusals=max_false_refusals)
 
 

@@ -16,11 +16,12 @@ over the whole corpus through the `Answerer`, and reports:
 
 The answerer is asked once per question with its refusal threshold lowered out of the way
 and the refusal decided here against the real threshold, the same comparison the answerer
-makes (`Answer.score < AnswerConfig.threshold`), so that a question refused for a low score
+makes (`Answer.score < Answerer.threshold`), so that a question refused for a low score
 still shows which sentence it would have quoted (the reliability table needs it). Refusals
-for other reasons (a word the sources never mention) stay refusals. The confidence is the
-answer's score clipped to [0, 1]: the extractive answerer's score is not a calibrated
-probability, and the reliability table shows how far it is from one.
+for other reasons (a word the sources never mention) stay refusals. The confidence is
+`Answer.confidence`, the learned reader's calibrated probability; with the cheap reader, the
+answer's score clipped to [0, 1], which is no probability (the reliability table shows how
+far it is from one).
 
 Does not: train or calibrate anything (`rag.training`).
 """
@@ -132,7 +133,7 @@ def evaluate_qa(folder: str | Path, answerer, *, articles: tuple[str, ...] = (),
     folder = Path(folder)
     _, items = read_qa_folder(folder)
     chosen = pick(items, articles=articles, sample=sample, seed=seed)
-    threshold = answerer.config.threshold
+    threshold = answerer.threshold
     ask = Answerer(answerer.retriever, config=replace(answerer.config, threshold=float("-inf")))
     started = time.perf_counter()
     results = [_result(item, ask.ask(item.question), threshold)
@@ -156,7 +157,8 @@ def _result(item: QAItem, answer, threshold: float) -> QAResult:
     quotes = [c.quote for c in answer.citations]
     refused = answer.refused or answer.score < threshold
     hit = bool(quotes) and not item.unanswerable and contains_answer(quotes[0], item.answers)
-    confidence = min(max(float(answer.score), 0.0), 1.0)
+    confidence = answer.confidence if answer.confidence is not None \
+        else min(max(float(answer.score), 0.0), 1.0)
     return QAResult(item.id, not item.unanswerable, refused, hit, confidence,
                     0 if refused else sum(len(q.split()) for q in quotes))
 

@@ -392,3 +392,23 @@ def test_a_newer_index_published_by_rag_index_is_picked_up(service, corpus, fake
     conv, _, _ = ask(service, "How many tonnes of russet apples did the cider orchard pick?")
     assert conv.answers[-1].citations[0].doc_id == "orchard"
     assert service.retriever.store.is_current()
+
+
+def test_a_page_served_with_the_learned_reader_shows_each_answers_confidence(tmp_path, corpus,
+                                                                              fake_embedder):
+    from rag.answering.answer import AnswerConfig
+
+    build_index([corpus], index_dir=tmp_path / "index", embedder=fake_embedder)
+    learned = ChatService(Retriever.load(tmp_path / "index", embedder=fake_embedder),
+                          feedback_path=tmp_path / "feedback.jsonl",
+                          uploads_dir=tmp_path / "uploads",
+                          answer_config=AnswerConfig(reader="learned", threshold=0.0))
+    conv, _panel, _ = ask(learned, "When did the volcano erupt?")
+    answer = conv.answers[-1]
+    bubble = conv.messages[-1]["content"]
+    assert not answer.refused and answer.confidence is not None
+    assert f"Confidence {answer.confidence:.0%}" in bubble
+    plain, _panel, _ = ask(ChatService(Retriever.load(tmp_path / "index", embedder=fake_embedder),
+                                       feedback_path=tmp_path / "f2.jsonl",
+                                       uploads_dir=tmp_path / "u2"), "When did the volcano erupt?")
+    assert "Confidence" not in plain.messages[-1]["content"]

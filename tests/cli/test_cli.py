@@ -268,3 +268,30 @@ def test_index_says_when_it_is_searchable_and_search_notes_what_is_not_embedded(
     assert "266 of 266 chunks are still being embedded" in err
     code, out, err = run(capsys, "index", corpus, "--index", tmp_path / "index")
     assert code == 0 and "266 chunks (266 embedded, 0 reused)" in out
+
+
+# --- the reader (issue 13) -------------------------------------------------------------------
+
+def test_ask_with_the_learned_reader_prints_its_confidence(index, capsys):
+    code, out, err = run(capsys, "ask", "When were residents of Grindavik evacuated?",
+                         "--json", "--index", index, "--reader", "learned")
+    assert code == 0, err
+    data = json.loads(out)
+    assert 0.0 <= data["confidence"] <= 1.0
+    code, out, err = run(capsys, "ask", "When were residents of Grindavik evacuated?",
+                         "--index", index, "--reader", "learned")
+    assert code == 0 and ("confidence: " in err or "I can't find" in out)
+
+
+def test_ask_takes_the_reader_from_the_environment(index, capsys, monkeypatch):
+    monkeypatch.setenv("RAG_READER", "learned")
+    code, out, _ = run(capsys, "ask", "When were residents of Grindavik evacuated?", "--json",
+                       "--index", index)
+    assert code == 0 and json.loads(out)["confidence"] is not None
+
+
+def test_an_unknown_reader_is_refused_with_the_choices(index, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["ask", "When?", "--index", str(index), "--reader", "bert"])
+    assert exit_.value.code == 2
+    assert "choose from 'learned', 'cheap'" in capsys.readouterr().err
