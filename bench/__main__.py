@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import common
 
-SECTIONS = ("ingest", "reindex", "large", "search", "coldstart", "llamaindex", "milvus")
+SECTIONS = ("ingest", "reindex", "large", "search", "coldstart", "llamaindex", "milvus", "reader")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -143,6 +143,8 @@ NOTES = {
               "claims as queries; larger sizes use a synthetic 384-d Gaussian mixture "
               "(see vector_stats); recall@10 is against exact search",
     "coldstart": "new processes on an index of seeds/; medians of repeated runs",
+    "reader": "warm Answerer.ask over the seed set's questions per reader, then rag ask "
+              "--reader R in new processes (median)",
     "llamaindex": "llama-index-core VectorStoreIndex, default SimpleVectorStore, our model "
                   "wrapped in a BaseEmbedding, batch 64; search given query vectors",
     "milvus": "each store written through its own write path from the same synthetic chunks "
@@ -233,8 +235,15 @@ def _milvus(conf, say, done):
     return milvus.run(conf.get("milvus_sizes", [10_000]), queries=conf["latency_queries"], say=say)
 
 
+def _reader(conf, say, done):
+    from . import reader
+
+    return reader.run(repeat=conf["repeat"], say=say)
+
+
 RUNNERS = {"ingest": _ingest, "reindex": _reindex, "large": _large, "search": _search,
-           "coldstart": _coldstart, "llamaindex": _llamaindex, "milvus": _milvus}
+           "coldstart": _coldstart, "llamaindex": _llamaindex, "milvus": _milvus,
+           "reader": _reader}
 
 
 def report(section: str, out: dict) -> str:

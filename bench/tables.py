@@ -69,6 +69,14 @@ def coldstart(out: dict) -> str:
     return table(rows, ["command", "median s", "runs"], f"Cold start (seeds/){_load(out)}")
 
 
+def reader(out: dict) -> str:
+    rows = [{"reader": r, **w, "one-off rag ask s": out["one_off_s"][r]["median"]}
+            for r, w in out["warm"].items()]
+    return table(rows, ["reader", "p50_ms", "p95_ms", "max_ms", "asks", "one-off rag ask s"],
+                 f"Reader: warm ask over {out['questions']} seed questions, one-off rag ask"
+                 f"{_load(out)}")
+
+
 def llamaindex(out: dict) -> str:
     if "skipped" in out:
         return f"LlamaIndex: skipped ({out['skipped']})"
@@ -111,4 +119,4 @@ def large(out: dict) -> str:
 
 
 TABLES = {"ingest": ingest, "reindex": reindex, "search": search, "coldstart": coldstart,
-          "llamaindex": llamaindex, "large": large}
+          "llamaindex": llamaindex, "large": large, "reader": reader}
