@@ -1,0 +1,198 @@
+"""RealTimeQA 2023 as a news-at-scale benchmark (issue 16): build the set, then score it.
+
+`python -m bench.realtimeqa build SRC OUT [--weeks N]` reads a fetched copy of the public
+repository realtimeqa/realtimeqa_public, folder `past/2023/` (SRC), and writes to OUT:
+- `corpus.jsonl`: every `search_result` article of the chosen weeks' `*_gcs.jsonl`, once per
+  URL, as verbatim's JSONL (`id`, `title`, `text`, `url`, `date`);
+- `questions.jsonl`: the weeks' `*_qa.jsonl` items (`question_sentence`, `choices`, `answer`
+  as the right choice's text, `question_date`);
+- `nota.jsonl`: the `*_qa_nota.jsonl` variants, where the right choice became "none of the
+  above" (the answer should name none of the other choices).
+Only files named 2023* are read: RealTimeQA 2022 is kept aside for independent checks. The
+article texts are news under copyright: OUT is for local runs, never for the repository.
+
+`python -m bench.realtimeqa run OUT [--index DIR] [-k 5] [--out FILE]` indexes the corpus
+(once; default `index/rtqa-<OUT name>`), asks every question, and reports:
+- answer recall@1/5/10: a retrieved passage in the top k holds the right choice
+  (normalized as SQuAD does);
+- answer accuracy: the answer holds it (and the first quote, separately);
+- on the "none of the above" variants, the share of answers naming none of the wrong choices.
+There is no gold article, so no document metric.
+
+Does not: fetch anything (use the fetch tool or `git clone`), or train.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+NOTA = "none of the above"
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    choices: tuple[str, ...]
+    answer: str
+    date: str
+    week: str
+
+
+def weeks_in(src: Path) -> list[str]:
+    """The 2023 weeks (YYYYMMDD) that have both questions and search results."""
+    qa = {p.name[:8] for p in src.glob("2023????_qa.jsonl")}
+    gcs = {p.name[:8] for p in src.glob("2023????_gcs.jsonl")}
+    return sorted(qa & gcs)
+
+
+def pick_weeks(weeks: list[str], n: int | None) -> list[str]:
+    """`n` weeks spread evenly over the year (all when None)."""
+    if n is None or n >= len(weeks):
+        return weeks
+    step = len(weeks) / n
+    return [weeks[int(i * step)] for i in range(n)]
+
+
+def _lines(path: Path):
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            yield json.loads(line)
+
+
+def _question(r: dict, week: str) -> Question:
+    choices = tuple(str(c) for c in r["choices"])
+    right = choices[int(r["answer"][0])]
+    return Question(str(r["question_id"]), str(r["question_sentence"]), choices, right,
+                    str(r.get("question_date", "")).replace("/", "-"), week)
+
+
+def build(src: Path, out: Path, *, weeks: int | None = None) -> dict:
+    """Write corpus.jsonl, questions.jsonl and nota.jsonl for the chosen weeks; a summary."""
+    chosen = pick_weeks(weeks_in(src), weeks)
+    if not chosen:
+        raise SystemExit(f"error: no 2023????_qa.jsonl with its _gcs.jsonl in {src}; give the "
+                         "past/2023 folder of realtimeqa/realtimeqa_public")
+    out.mkdir(parents=True, exist_ok=True)
+    seen: set[str] = set()
+    articles = questions = nota = 0
+    with open(out / "corpus.jsonl", "w", encoding="utf-8") as corpus, \
+            open(out / "questions.jsonl", "w", encoding="utf-8") as qs, \
+            open(out / "nota.jsonl", "w", encoding="utf-8") as ns:
+        for week in chosen:
+            for r in _lines(src / f"{week}_gcs.jsonl"):
+                for a in r.get("search_result") or ():
+                    url, text = a.get("url") or "", (a.get("text") or "").strip()
+                    if not text or url in seen:
+                        continue
+                    seen.add(url)
+                    corpus.write(json.dumps(_article(a, url, text), ensure_ascii=False) + "\n")
+                    articles += 1
+            for r in _lines(src / f"{week}_qa.jsonl"):
+                qs.write(json.dumps(_question(r, week).__dict__, ensure_ascii=False) + "\n")
+                questions += 1
+            nota_file = src / f"{week}_qa_nota.jsonl"
+            for r in _lines(nota_file) if nota_file.exists() else ():
+                ns.write(json.dumps(_question(r, week).__dict__, ensure_ascii=False) + "\n")
+                nota += 1
+    return {"weeks": len(chosen), "first": chosen[0], "last": chosen[-1], "articles": articles,
+            "questions": questions, "nota": nota}
+
+
+def _article(a: dict, url: str, text: str) -> dict:
+    date = (a.get("publish_date") or "").replace("/", "-")[:10] or None
+    return {"id": "rtqa-" + hashlib.sha1(url.encode()).hexdigest()[:12],
+            "title": (a.get("title") or "").strip() or None, "text": text, "url": url or None,
+            "date": date}
+
+
+def read_questions(path: Path) -> list[Question]:
+    return [Question(r["id"], r["question"], tuple(r["choices"]), r["answer"], r["date"],
+                     r["week"]) for r in _lines(path)] if path.exists() else []
+
+
+def score(folder: Path, retriever, *, k: int = 5, say=print) -> dict:
+    """Answer recall@1/5/10, answer accuracy, first-quote accuracy and the NOTA check."""
+    from rag.answering.answer import Answerer
+    from rag.evaluation.metrics import contains_answer
+
+    answerer = Answerer(retriever)
+    recall = {1: [], 5: [], 10: []}
+    right, first, started = [], [], time.perf_counter()
+    questions = read_questions(folder / "questions.jsonl")
+    for n, q in enumerate(questions, start=1):
+        passages = retriever.search(q.question, k=10)
+        for depth, hits in recall.items():
+            hits.append(any(contains_answer(p.text, [q.answer]) for p in passages[:depth]))
+        answer = answerer.ask(q.question, k=k)
+        right.append(not answer.refused and contains_answer(answer.text, [q.answer]))
+        first.append(bool(answer.citations) and contains_answer(answer.citations[0].quote,
+                                                                [q.answer]))
+        if n % 100 == 0:
+            say(f"realtimeqa: {n}/{len(questions)} questions, {time.perf_counter() - started:.0f} s")
+    avoided = []
+    for q in read_questions(folder / "nota.jsonl"):
+        wrong = [c for c in q.choices if c.strip().lower() != NOTA]
+        answer = answerer.ask(q.question, k=k)
+        avoided.append(answer.refused or not any(contains_answer(answer.text, [c]) for c in wrong))
+    mean = lambda xs: round(sum(xs) / len(xs), 4) if xs else None
+    return {"questions": len(questions), "k": k,
+            **{f"answer_recall@{d}": mean(h) for d, h in recall.items()},
+            "answer_accuracy": mean(right), "first_quote_accuracy": mean(first),
+            "nota_questions": len(avoided), "nota_avoids_wrong_choices": mean(avoided),
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+def run(folder: Path, *, index_dir: Path | None = None, k: int = 5, say=print,
+        embedder=None) -> dict:
+    """Index the corpus (once) and score the questions; the report with timings."""
+    from rag.indexing.build import build_index, default_index_dir
+    from rag.search.retrieve import Retriever
+
+    index_dir = index_dir or default_index_dir().parent / f"rtqa-{folder.name}"
+    started = time.perf_counter()
+    report = build_index([folder / "corpus.jsonl"], index_dir=index_dir, embedder=embedder,
+                         progress=embedder is None)
+    indexed = time.perf_counter() - started
+    retriever = Retriever.load(index_dir, embedder=embedder)
+    try:
+        figures = score(folder, retriever, k=k, say=say)
+    finally:
+        retriever.store.close()
+    return {"set": folder.name, "index": str(index_dir), "documents": report.documents,
+            "chunks": report.chunks, "index_seconds": round(indexed, 1), **figures}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.realtimeqa", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="make the set from a fetched past/2023 folder")
+    b.add_argument("src", type=Path)
+    b.add_argument("out", type=Path)
+    b.add_argument("--weeks", type=int, default=None, help="weeks spread over the year (default all)")
+    r = sub.add_parser("run", help="index the set's corpus and score its questions")
+    r.add_argument("folder", type=Path)
+    r.add_argument("--index", type=Path, default=None)
+    r.add_argument("-k", type=int, default=5)
+    r.add_argument("--out", type=Path, default=None, help="also write the report here (JSON)")
+    args = ap.parse_args(argv)
+    if args.command == "build":
+        print(json.dumps(build(args.src, args.out, weeks=args.weeks)))
+        return 0
+    report = run(args.folder, index_dir=args.index, k=args.k,
+                 say=lambda t: print(t, file=sys.stderr, flush=True))
+    text = json.dumps(report, indent=1)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
