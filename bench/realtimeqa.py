@@ -11,8 +11,9 @@ repository realtimeqa/realtimeqa_public, folder `past/2023/` (SRC), and writes t
 Only files named 2023* are read: RealTimeQA 2022 is kept aside for independent checks. The
 article texts are news under copyright: OUT is for local runs, never for the repository.
 
-`python -m bench.realtimeqa run OUT [--index DIR] [-k 5] [--out FILE]` indexes the corpus
-(once; default `index/rtqa-<OUT name>`), asks every question, and reports:
+`python -m bench.realtimeqa run OUT [--index DIR] [-k 5] [--out FILE] [--as-of-question-date]`
+indexes the corpus (once; default `index/rtqa-<OUT name>`), asks every question (with the
+flag, as of its own date: `rag search --as-of`), and reports:
 - answer recall@1/5/10: a retrieved passage in the top k holds the right choice
   (normalized as SQuAD does);
 - answer accuracy: the answer holds it (and the first quote, separately);
@@ -117,8 +118,9 @@ def read_questions(path: Path) -> list[Question]:
                      r["week"]) for r in _lines(path)] if path.exists() else []
 
 
-def score(folder: Path, retriever, *, k: int = 5, say=print) -> dict:
-    """Answer recall@1/5/10, answer accuracy, first-quote accuracy and the NOTA check."""
+def score(folder: Path, retriever, *, k: int = 5, dated: bool = False, say=print) -> dict:
+    """Answer recall@1/5/10, answer accuracy, first-quote accuracy and the NOTA check; with
+    `dated`, each question is asked as of its own date (`Retriever.search(as_of=...)`)."""
     from rag.answering.answer import Answerer
     from rag.evaluation.metrics import contains_answer
 
@@ -127,10 +129,11 @@ def score(folder: Path, retriever, *, k: int = 5, say=print) -> dict:
     right, first, started = [], [], time.perf_counter()
     questions = read_questions(folder / "questions.jsonl")
     for n, q in enumerate(questions, start=1):
-        passages = retriever.search(q.question, k=10)
+        day = q.date if dated else None
+        passages = retriever.search(q.question, k=10, as_of=day)
         for depth, hits in recall.items():
             hits.append(any(contains_answer(p.text, [q.answer]) for p in passages[:depth]))
-        answer = answerer.ask(q.question, k=k)
+        answer = answerer.ask(q.question, k=k, as_of=day)
         right.append(not answer.refused and contains_answer(answer.text, [q.answer]))
         first.append(bool(answer.citations) and contains_answer(answer.citations[0].quote,
                                                                 [q.answer]))
@@ -139,18 +142,18 @@ def score(folder: Path, retriever, *, k: int = 5, say=print) -> dict:
     avoided = []
     for q in read_questions(folder / "nota.jsonl"):
         wrong = [c for c in q.choices if c.strip().lower() != NOTA]
-        answer = answerer.ask(q.question, k=k)
+        answer = answerer.ask(q.question, k=k, as_of=q.date if dated else None)
         avoided.append(answer.refused or not any(contains_answer(answer.text, [c]) for c in wrong))
     mean = lambda xs: round(sum(xs) / len(xs), 4) if xs else None
-    return {"questions": len(questions), "k": k,
+    return {"questions": len(questions), "k": k, "as_of_question_date": dated,
             **{f"answer_recall@{d}": mean(h) for d, h in recall.items()},
             "answer_accuracy": mean(right), "first_quote_accuracy": mean(first),
             "nota_questions": len(avoided), "nota_avoids_wrong_choices": mean(avoided),
             "seconds": round(time.perf_counter() - started, 1)}
 
 
-def run(folder: Path, *, index_dir: Path | None = None, k: int = 5, say=print,
-        embedder=None) -> dict:
+def run(folder: Path, *, index_dir: Path | None = None, k: int = 5, dated: bool = False,
+        say=print, embedder=None) -> dict:
     """Index the corpus (once) and score the questions; the report with timings."""
     from rag.indexing.build import build_index, default_index_dir
     from rag.search.retrieve import Retriever
@@ -162,7 +165,7 @@ def run(folder: Path, *, index_dir: Path | None = None, k: int = 5, say=print,
     indexed = time.perf_counter() - started
     retriever = Retriever.load(index_dir, embedder=embedder)
     try:
-        figures = score(folder, retriever, k=k, say=say)
+        figures = score(folder, retriever, k=k, dated=dated, say=say)
     finally:
         retriever.store.close()
     return {"set": folder.name, "index": str(index_dir), "documents": report.documents,
@@ -181,11 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--index", type=Path, default=None)
     r.add_argument("-k", type=int, default=5)
     r.add_argument("--out", type=Path, default=None, help="also write the report here (JSON)")
+    r.add_argument("--as-of-question-date", action="store_true",
+                   help="ask each question as of its date (its week's articles first)")
     args = ap.parse_args(argv)
     if args.command == "build":
         print(json.dumps(build(args.src, args.out, weeks=args.weeks)))
         return 0
-    report = run(args.folder, index_dir=args.index, k=args.k,
+    report = run(args.folder, index_dir=args.index, k=args.k, dated=args.as_of_question_date,
                  say=lambda t: print(t, file=sys.stderr, flush=True))
     text = json.dumps(report, indent=1)
     if args.out:

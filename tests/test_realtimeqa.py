@@ -93,3 +93,12 @@ def test_the_stand_in_is_indexed_and_scored(tmp_path):
     assert report["answer_recall@1"] <= report["answer_recall@5"] <= report["answer_recall@10"]
     for key in ("answer_accuracy", "first_quote_accuracy", "nota_avoids_wrong_choices"):
         assert 0.0 <= report[key] <= 1.0
+
+
+def test_the_stand_in_can_be_asked_as_of_each_questions_date(tmp_path):
+    src = stand_in(tmp_path)
+    build(src, tmp_path / "set")
+    report = run(tmp_path / "set", index_dir=tmp_path / "index", embedder=FakeEmbedder(),
+                 dated=True, say=lambda _: None)
+    assert report["as_of_question_date"] is True
+    assert report["answer_recall@10"] == 1.0

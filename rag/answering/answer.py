@@ -160,13 +160,16 @@ class Answerer:
     def load(cls, index_dir: str | Path, *, config: AnswerConfig = AnswerConfig()) -> Answerer:
         return cls(Retriever.load(index_dir), config=config)
 
-    def ask(self, question: str, *, history: Sequence[str | Answer] = (), k: int | None = None) -> Answer:
-        """Answer `question`; `history` holds earlier user turns (strings or Answers), oldest first."""
+    def ask(self, question: str, *, history: Sequence[str | Answer] = (), k: int | None = None,
+            as_of: str | None = None) -> Answer:
+        """Answer `question`; `history` holds earlier user turns (strings or Answers), oldest
+        first; `as_of` (YYYY-MM-DD) prefers the articles of that day's week (see
+        `Retriever.search`)."""
         started = time.perf_counter()
         k = check_k(self.config.k if k is None else k)
         question = self.retriever.prepare(question)
         standalone = rewrite(question, self.previous_turn(history))
-        passages = self.retriever.search(standalone, k=k)
+        passages = self.retriever.search(standalone, k=k, as_of=as_of)
         retrieved = time.perf_counter()
         docs = self.retriever.store.documents(sorted({p.doc_id for p in passages}))
         candidates, confidence = self.read(standalone, self.candidates(standalone, passages, docs))

@@ -111,6 +111,7 @@ class _Asked:
     docs: dict[str, Document]
     started: float
     retrieved: float
+    as_of: str | None = None
 
 
 class LLMAnswerer:
@@ -135,9 +136,10 @@ class LLMAnswerer:
         self.fallback = fallback or Answerer(retriever)
         self.on_error = on_error
 
-    def ask(self, question: str, *, history: Sequence[str | Answer] = (), k: int | None = None) -> Answer:
-        """Answer `question` (history and k as in `Answerer.ask`); never raises LLMError."""
-        asked = self._retrieve(question, history, k)
+    def ask(self, question: str, *, history: Sequence[str | Answer] = (), k: int | None = None,
+            as_of: str | None = None) -> Answer:
+        """Answer `question` (history, k and as_of as in `Answerer.ask`); never raises LLMError."""
+        asked = self._retrieve(question, history, k, as_of)
         try:
             reply = self.client.complete(build_messages(asked.standalone, asked.passages))
         except LLMError as e:
@@ -162,15 +164,16 @@ class LLMAnswerer:
             return
         yield self._answer(asked, "".join(parts))
 
-    def _retrieve(self, question: str, history: Sequence[str | Answer], k: int | None) -> _Asked:
+    def _retrieve(self, question: str, history: Sequence[str | Answer], k: int | None,
+                  as_of: str | None = None) -> _Asked:
         started = time.perf_counter()
         k = check_k(self.fallback.config.k if k is None else k)
         question = self.retriever.prepare(question)
         standalone = rewrite(question, self.fallback.previous_turn(history))
-        passages = tuple(self.retriever.search(standalone, k=k))
+        passages = tuple(self.retriever.search(standalone, k=k, as_of=as_of))
         docs = self.retriever.store.documents(sorted({p.doc_id for p in passages}))
         return _Asked(question, history, k, standalone, passages, docs, started,
-                      time.perf_counter())
+                      time.perf_counter(), as_of)
 
     def _failed(self, asked: _Asked, e: LLMError) -> Answer:
         if self.on_error is None:
@@ -180,7 +183,8 @@ class LLMAnswerer:
                                       f"{self.client.timeout:g} s")
 
     def _fall_back(self, asked: _Asked, why: str, notes: Sequence[str] = ()) -> Answer:
-        answer = self.fallback.ask(asked.question, history=asked.history, k=asked.k)
+        answer = self.fallback.ask(asked.question, history=asked.history, k=asked.k,
+                                   as_of=asked.as_of)
         note = f"{NOT_USED}{why}; showing the extractive answer instead"
         return replace(answer, notes=(note, *notes, *answer.notes))
 

@@ -14,6 +14,7 @@ import textwrap
 
 from ..errors import RagError
 from .common import (
+    as_of_arg,
     check_question,
     index_arg,
     json_arg,
@@ -32,6 +33,7 @@ def register(sub) -> None:
     p.add_argument("question")
     k_arg(p)
     search_args(p)
+    as_of_arg(p)
     index_arg(p)
     json_arg(p)
     p.set_defaults(func=search)
@@ -40,6 +42,7 @@ def register(sub) -> None:
     p.add_argument("question")
     k_arg(p)
     search_args(p)
+    as_of_arg(p)
     index_arg(p)
     json_arg(p)
     reader_arg(p)
@@ -60,7 +63,7 @@ def search(args) -> int:
 
     check_k(args.k)
     check_question(args.question)
-    passages = open_retriever(args).search(args.question, k=args.k)
+    passages = open_retriever(args).search(args.question, k=args.k, as_of=args.as_of)
     if args.json:
         print(json.dumps({"question": args.question, "passages": [p.to_dict() for p in passages]},
                          ensure_ascii=False))
@@ -77,7 +80,7 @@ def ask(args) -> int:
 
     check_k(args.k)
     check_question(args.question)
-    answer = open_answerer(args).ask(args.question, k=args.k)
+    answer = open_answerer(args).ask(args.question, k=args.k, as_of=args.as_of)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:

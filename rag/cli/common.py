@@ -58,6 +58,12 @@ def search_args(p: argparse.ArgumentParser) -> None:
                    help="rerank with the cross-encoder model in DIR (default: $RAG_RERANKER; off)")
 
 
+def as_of_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", default=None,
+                   help="the question's day: articles dated from 7 days before to 3 after it "
+                        "come first (news about the past week)")
+
+
 def reader_arg(p: argparse.ArgumentParser) -> None:
     """--reader, falling back to $RAG_READER."""
     from ..answering.answer import READERS

@@ -10,8 +10,10 @@ calls either way. Three modes (`SearchConfig.mode`, or `mode=` per search):
   arrays or by Milvus's BM25 function), exact names, numbers and rare words;
 - `hybrid` (default): both sides fetch `candidates` chunks each, fused by reciprocal rank
   (`rag.search.fusion.rrf`, weights configurable) or by normalized scores.
-Then, optionally, a cross-encoder reranks the best `rerank_depth` (`rag.search.rerank`), and a
-per-document cap (default: 2 passages) or MMR keeps one article from filling the top k.
+Then, optionally, a cross-encoder reranks the best `rerank_depth` (`rag.search.rerank`). With
+`as_of=` a date (a news question's day), chunks of articles dated from `date_window[0]` days
+before to `date_window[1]` days after it come first, in their order (`rag.search.recency`).
+Last, a per-document cap (default: 2 passages) or MMR keeps one article from filling the top k.
 
 `Passage.score` is the score the ranking used: cosine similarity (dense), BM25 (lexical),
 the fused score scaled so 1.0 means first on both sides (hybrid), or the reranker's score;
@@ -41,7 +43,7 @@ from ..indexing.backend import IndexChangedError, Store, as_store, open_store
 from ..indexing.embed import Embedder, get_embedder
 from ..indexing.location import Location, option
 from ..indexing.store import IndexStore
-from . import fusion
+from . import fusion, recency
 from .rerank import Reranker, get_reranker
 
 Mode = Literal["dense", "lexical", "hybrid"]
@@ -100,6 +102,7 @@ class SearchConfig:
     mmr: float | None = None
     reranker: str | Reranker | None = None
     rerank_depth: int = 30
+    date_window: tuple[int, int] = (7, 3)
 
     def __post_init__(self):
         check_mode(self.mode)
@@ -114,6 +117,9 @@ class SearchConfig:
             raise ValueError(f"mmr must be a lambda between 0 and 1, or None (got {self.mmr})")
         if self.rrf_k < 0 or self.dense_weight < 0 or self.lexical_weight < 0:
             raise ValueError("rrf_k and the side weights must be 0 or more")
+        if len(self.date_window) != 2 or min(self.date_window) < 0:
+            raise ValueError(f"date_window must be (days before, days after), each 0 or more "
+                             f"(got {self.date_window})")
 
 
 def check_mode(mode: str) -> str:
@@ -156,7 +162,8 @@ class Retriever:
         """
         return Retriever(self.store, self.embedder, config=replace(self.config, **changes))
 
-    def search(self, question: str, *, k: int = 5, mode: Mode | None = None) -> list[Passage]:
+    def search(self, question: str, *, k: int = 5, mode: Mode | None = None,
+               as_of: str | None = None) -> list[Passage]:
         """The `k` passages that best match `question`, best first.
 
         >>> Retriever.load("index/default").search("Who succeeds Stoltenberg?", k=1)  # doctest: +SKIP
@@ -164,13 +171,14 @@ class Retriever:
         question = self.prepare(question)
         k = check_k(k)
         mode = check_mode(mode or self.config.mode)
+        when = recency.parse_day(as_of)
         try:
-            return self._search(question, k, mode)
+            return self._search(question, k, mode, when)
         except IndexChangedError:  # a newer publish dropped this version: read the new one
             self.store = open_store(self.store.path)
-            return self._search(question, k, mode)
+            return self._search(question, k, mode, when)
 
-    def _search(self, question: str, k: int, mode: Mode) -> list[Passage]:
+    def _search(self, question: str, k: int, mode: Mode, when=None) -> list[Passage]:
         total = self.store.manifest.chunks
         if not total:
             return []
@@ -184,6 +192,8 @@ class Retriever:
             hits = dense if mode == "dense" else lexical
         if self.reranker is not None:
             hits = self._rerank(question, hits, max(self.config.rerank_depth, k))
+        if when is not None:
+            hits = recency.prefer_window(hits[:depth], self.store, when, self.config.date_window)
         hits = self._diversify(hits, k)
         return self.passages(hits, dense=_side(query, self.store, hits),
                              lexical=_lexical_scores(lexical, depth))

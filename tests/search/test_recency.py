@@ -1,0 +1,68 @@
+"""Preferring a question's week: known answers on a dated index, and the date checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from conftest import FakeEmbedder
+
+from rag.errors import InputError
+from rag.indexing.build import build_index
+from rag.search.recency import parse_day
+from rag.search.retrieve import Retriever, SearchConfig
+
+ARTICLES = [  # the same story at three dates, worded so the oldest matches best
+    ("old", "2023-01-02", "Harbor ferry strike: ferry workers strike over ferry pay at the harbor."),
+    ("week", "2023-03-01", "The harbor ferry strike ended after a pay deal."),
+    ("later", "2023-06-20", "A harbor ferry strike anniversary was marked."),
+    ("undated", None, "Ferry strike at the harbor, ferry pay talks, ferry workers."),
+]
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dates")
+    lines = [json.dumps({"id": i, "title": f"Story {i}", "text": t, **({"date": d} if d else {})})
+             for i, d, t in ARTICLES]
+    (root / "news.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    embedder = FakeEmbedder()
+    build_index([root / "news.jsonl"], index_dir=root / "index", embedder=embedder)
+    r = Retriever.load(root / "index", embedder=embedder)
+    yield r
+    r.store.close()
+
+
+def test_the_articles_of_the_questions_week_come_first(retriever):
+    question = "harbor ferry strike pay"
+    plain = [p.doc_id for p in retriever.search(question, k=4)]
+    dated = [p.doc_id for p in retriever.search(question, k=4, as_of="2023-03-03")]
+    assert plain[0] != "week"
+    assert dated[0] == "week"
+    assert sorted(dated) == sorted(plain)  # nothing is dropped, only reordered
+    assert [p.rank for p in retriever.search(question, k=4, as_of="2023-03-03")] == [1, 2, 3, 4]
+
+
+def test_the_window_is_a_setting(retriever):
+    wide = retriever.with_config(date_window=(365, 365))
+    inside = [p.doc_id for p in wide.search("harbor ferry strike pay", k=4, as_of="2023-03-03")]
+    assert inside[-1] == "undated"  # every dated article is inside; the undated one is not
+
+
+@pytest.mark.parametrize("value, day", [("2023-01-05", dt.date(2023, 1, 5)),
+                                        ("2023-01-05T10:00", dt.date(2023, 1, 5)),
+                                        (dt.date(2024, 2, 29), dt.date(2024, 2, 29)), (None, None)])
+def test_days_are_read(value, day):
+    assert parse_day(value) == day
+
+
+@pytest.mark.parametrize("value", ["05/01/2023", "yesterday", "2023-13-01", ""])
+def test_a_bad_day_says_how_to_write_it(value):
+    with pytest.raises(InputError, match="YYYY-MM-DD"):
+        parse_day(value)
+
+
+def test_a_bad_window_is_refused():
+    with pytest.raises(ValueError, match="days before, days after"):
+        SearchConfig(date_window=(-1, 3))
