@@ -1,6 +1,6 @@
 """RealTimeQA 2023 as a news-at-scale benchmark (issue 16): build the set, then score it.
 
-`python -m bench.realtimeqa build SRC OUT [--weeks N]` reads a fetched copy of the public
+`python -m bench.realtimeqa build SRC OUT [--weeks N] [--exclude SET]` reads a fetched copy of the public
 repository realtimeqa/realtimeqa_public, folder `past/2023/` (SRC), and writes to OUT:
 - `corpus.jsonl`: every `search_result` article of the chosen weeks' `*_gcs.jsonl`, once per
   URL, as verbatim's JSONL (`id`, `title`, `text`, `url`, `date`);
@@ -74,9 +74,12 @@ def _question(r: dict, week: str) -> Question:
                     str(r.get("question_date", "")).replace("/", "-"), week)
 
 
-def build(src: Path, out: Path, *, weeks: int | None = None) -> dict:
-    """Write corpus.jsonl, questions.jsonl and nota.jsonl for the chosen weeks; a summary."""
-    chosen = pick_weeks(weeks_in(src), weeks)
+def build(src: Path, out: Path, *, weeks: int | None = None,
+          exclude: Path | None = None) -> dict:
+    """Write corpus.jsonl, questions.jsonl and nota.jsonl for the chosen weeks (none of the
+    weeks of the set in `exclude`, to check a setting on weeks it was not chosen on)."""
+    taken = {q.week for q in read_questions(exclude / "questions.jsonl")} if exclude else set()
+    chosen = pick_weeks([w for w in weeks_in(src) if w not in taken], weeks)
     if not chosen:
         raise SystemExit(f"error: no 2023????_qa.jsonl with its _gcs.jsonl in {src}; give the "
                          "past/2023 folder of realtimeqa/realtimeqa_public")
@@ -179,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("src", type=Path)
     b.add_argument("out", type=Path)
     b.add_argument("--weeks", type=int, default=None, help="weeks spread over the year (default all)")
+    b.add_argument("--exclude", type=Path, default=None,
+                   help="leave out the weeks of this built set (for a held-out check)")
     r = sub.add_parser("run", help="index the set's corpus and score its questions")
     r.add_argument("folder", type=Path)
     r.add_argument("--index", type=Path, default=None)
@@ -188,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="ask each question as of its date (its week's articles first)")
     args = ap.parse_args(argv)
     if args.command == "build":
-        print(json.dumps(build(args.src, args.out, weeks=args.weeks)))
+        print(json.dumps(build(args.src, args.out, weeks=args.weeks, exclude=args.exclude)))
         return 0
     report = run(args.folder, index_dir=args.index, k=args.k, dated=args.as_of_question_date,
                  say=lambda t: print(t, file=sys.stderr, flush=True))

@@ -102,3 +102,10 @@ def test_the_stand_in_can_be_asked_as_of_each_questions_date(tmp_path):
                  dated=True, say=lambda _: None)
     assert report["as_of_question_date"] is True
     assert report["answer_recall@10"] == 1.0
+
+
+def test_a_held_out_set_leaves_out_the_weeks_of_another(tmp_path):
+    src = stand_in(tmp_path)
+    build(src, tmp_path / "first", weeks=1)
+    summary = build(src, tmp_path / "held-out", exclude=tmp_path / "first")
+    assert summary["weeks"] == 1 and summary["first"] == "20230113"

@@ -3,6 +3,8 @@
 - `answer`: the extractive `Answerer` (sentences scored, quotes verified at their offsets,
   refusal on weak evidence), and the `Citation` and `Answer` records;
 - `scoring`: answer types, content terms and the span that answers (name, date, figure);
+- `features`, `reader`: the learned reader's features of each candidate sentence, and its
+  two logistic models with their checked manifest (`--reader learned`);
 - `rewrite`: follow-up questions made standalone;
 - `conflicts`: sources that give different figures for the same thing;
 - `llm`, `quotes`: the optional OpenAI-compatible LLM answerer, whose every quote is found

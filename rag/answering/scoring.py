@@ -147,7 +147,7 @@ def _number_span(sentence: str, question: str) -> tuple[int, int] | None:
         if not value or _DATE.fullmatch(value) or _after_month(sentence, m.start()) \
                 or _whole_not_asked(sentence[max(0, m.start() - 40):m.start()], asked):
             continue
-        after = [stem(w) for w in words(sentence[m.end():m.end() + 60])[:6]]
+        after = [stem(w) for w in words(sentence[m.end():m.end() + 60])[:5]]
         hits = [i for i, w in enumerate(after) if w in asked]
         if hits:
             found.append((hits[0], m.start(), _trim(sentence, m.span())))

@@ -1,9 +1,15 @@
-"""Training (experimental): a reader model, rebuilt from committed public data.
+"""Training: the learned reader, and an experimental cross-encoder, from committed public data.
 
-The answerer does not use it yet: the first reader trained by this recipe picks the sentence
-holding the answer on SQuAD 2.0 articles it never saw about as often as the answerer's own
-score does, and worse on the news seeds (figures in `docs/reader.md`). It is kept so that the
-recipe can be improved and measured, not shipped.
+`python -m rag.training.fit` rebuilds the shipped learned reader
+(`rag/answering/models/reader.json`, used with `--reader learned`) from the SQuAD 2.0 half:
+- `examples`: every question asked as the answerer asks it, each candidate's features
+  (`rag.answering.features`) and label, cached;
+- `fit`: the two logistic models, the threshold, by-article cross-validation, the command.
+
+The rest is an experimental cross-encoder that the answerer does not use: on SQuAD 2.0
+articles it never saw it picks the answer sentence about as often as the cheap score, and
+worse on the news seeds (figures in `docs/reader.md`). It is kept so that its recipe can be
+improved and measured.
 
 `python -m rag.training` trains the reader and writes it to `rag/training/reader/` (not
 committed); `--tiny` does the same on a few hundred examples; `--crossval` scores the recipe
