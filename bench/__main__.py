@@ -3,7 +3,8 @@
 Sections: ingest (build_index vs encode alone), reindex (unchanged and add-one), large
 (time to the first answer while `rag index` embeds, kill -9 and resume), search
 (FAISS types at each size), coldstart (new processes), llamaindex (side by side), milvus
-(the index in a directory and in milvus-lite, side by side). Every
+(the index in a directory and in milvus-lite, side by side), reader (warm asks per reader),
+embedders (chunks/s of the float and int8 models on the same chunks). Every
 section records the load average before and after, and the results file is rewritten after
 each section, so a long run that stops keeps what it measured.
 """
@@ -19,7 +20,8 @@ from pathlib import Path
 
 from . import common
 
-SECTIONS = ("ingest", "reindex", "large", "search", "coldstart", "llamaindex", "milvus", "reader")
+SECTIONS = ("ingest", "reindex", "large", "search", "coldstart", "llamaindex", "milvus", "reader",
+            "embedders")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -143,6 +145,8 @@ NOTES = {
               "claims as queries; larger sizes use a synthetic 384-d Gaussian mixture "
               "(see vector_stats); recall@10 is against exact search",
     "coldstart": "new processes on an index of seeds/; medians of repeated runs",
+    "embedders": "synthetic articles chunked as rag index chunks them; each model embeds "
+                 "every chunk once after a warm-up batch; cosine is to the float model",
     "reader": "warm Answerer.ask over the seed set's questions per reader, then rag ask "
               "--reader R in new processes (median)",
     "llamaindex": "llama-index-core VectorStoreIndex, default SimpleVectorStore, our model "
@@ -241,9 +245,15 @@ def _reader(conf, say, done):
     return reader.run(repeat=conf["repeat"], say=say)
 
 
+def _embedders(conf, say, done):
+    from . import embedders
+
+    return embedders.run(conf["docs"], say=say)
+
+
 RUNNERS = {"ingest": _ingest, "reindex": _reindex, "large": _large, "search": _search,
            "coldstart": _coldstart, "llamaindex": _llamaindex, "milvus": _milvus,
-           "reader": _reader}
+           "reader": _reader, "embedders": _embedders}
 
 
 def report(section: str, out: dict) -> str:

@@ -11,7 +11,8 @@ repository realtimeqa/realtimeqa_public, folder `past/2023/` (SRC), and writes t
 Only files named 2023* are read: RealTimeQA 2022 is kept aside for independent checks. The
 article texts are news under copyright: OUT is for local runs, never for the repository.
 
-`python -m bench.realtimeqa run OUT [--index DIR] [-k 5] [--out FILE] [--as-of-question-date]`
+`python -m bench.realtimeqa run OUT [--index DIR] [-k 5] [--out FILE] [--as-of-question-date]
+[--model NAME] [--chunk-tokens N]`
 indexes the corpus (once; default `index/rtqa-<OUT name>`), asks every question (with the
 flag, as of its own date: `rag search --as-of`), and reports:
 - answer recall@1/5/10: a retrieved passage in the top k holds the right choice
@@ -156,15 +157,18 @@ def score(folder: Path, retriever, *, k: int = 5, dated: bool = False, say=print
 
 
 def run(folder: Path, *, index_dir: Path | None = None, k: int = 5, dated: bool = False,
-        say=print, embedder=None) -> dict:
-    """Index the corpus (once) and score the questions; the report with timings."""
+        say=print, embedder=None, chunk_tokens: int | None = None) -> dict:
+    """Index the corpus (once) and score the questions; the report with timings. `embedder`
+    and `chunk_tokens` (the chunker's `max_tokens`) are the settings tried for indexing."""
     from rag.indexing.build import build_index, default_index_dir
+    from rag.reading.chunk import ChunkConfig
     from rag.search.retrieve import Retriever
 
     index_dir = index_dir or default_index_dir().parent / f"rtqa-{folder.name}"
+    chunking = ChunkConfig(max_tokens=chunk_tokens) if chunk_tokens else ChunkConfig()
     started = time.perf_counter()
     report = build_index([folder / "corpus.jsonl"], index_dir=index_dir, embedder=embedder,
-                         progress=embedder is None)
+                         chunk_config=chunking, progress=say is not None)
     indexed = time.perf_counter() - started
     retriever = Retriever.load(index_dir, embedder=embedder)
     try:
@@ -191,12 +195,20 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", type=Path, default=None, help="also write the report here (JSON)")
     r.add_argument("--as-of-question-date", action="store_true",
                    help="ask each question as of its date (its week's articles first)")
+    r.add_argument("--model", default=None, help="embedding model to index with (default: "
+                   "the index's own, else all-MiniLM-L6-v2; all-MiniLM-L6-v2-int8 is faster)")
+    r.add_argument("--chunk-tokens", type=int, default=None,
+                   help="chunk size in tiktoken tokens (default the chunker's, 128)")
     args = ap.parse_args(argv)
     if args.command == "build":
         print(json.dumps(build(args.src, args.out, weeks=args.weeks, exclude=args.exclude)))
         return 0
+    from rag.indexing.embed import get_embedder
+
     report = run(args.folder, index_dir=args.index, k=args.k, dated=args.as_of_question_date,
-                 say=lambda t: print(t, file=sys.stderr, flush=True))
+                 say=lambda t: print(t, file=sys.stderr, flush=True),
+                 embedder=get_embedder(args.model) if args.model else None,
+                 chunk_tokens=args.chunk_tokens)
     text = json.dumps(report, indent=1)
     if args.out:
         args.out.write_text(text + "\n", encoding="utf-8")

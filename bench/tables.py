@@ -118,5 +118,12 @@ def large(out: dict) -> str:
     return table(rows, ["what", "seconds"], title)
 
 
-TABLES = {"ingest": ingest, "reindex": reindex, "search": search, "coldstart": coldstart,
+def embedders(out: dict) -> str:
+    title = (f"Embedding {out['chunks']:,} chunks ({out['tokens']:,} model tokens) of "
+             f"{out['documents']} articles, per model{_load(out)}")
+    return table(out["rows"], ["model", "backend", "seconds", "chunks_per_s", "tokens_per_s",
+                               "speedup", "cosine_min", "cosine_mean"], title)
+
+
+TABLES = {"embedders": embedders, "ingest": ingest, "reindex": reindex, "search": search, "coldstart": coldstart,
           "llamaindex": llamaindex, "large": large, "reader": reader}

@@ -121,3 +121,18 @@ def test_reindex_on_a_small_corpus_embeds_nothing_when_unchanged(monkeypatch, tm
     assert out["documents"] == 12 and out["unchanged_embedded"] == 0
     assert out["add_one_embedded"] > 0
     assert "load_1m" in out["machine_before"]
+
+
+@pytest.mark.integration
+def test_the_embedders_section_compares_the_float_and_int8_models_on_the_same_chunks():
+    from bench import embedders
+    from bench.tables import TABLES
+
+    out = embedders.run(3, say=lambda _: None)
+    assert out["chunks"] == len(embedders.chunk_texts(3)) > 3 and out["tokens"] > out["chunks"]
+    float_row, int8_row = out["rows"]
+    assert [float_row["model"], int8_row["model"]] == list(embedders.MODELS)
+    assert float_row["cosine_min"] == pytest.approx(1.0, abs=1e-4) and float_row["speedup"] == 1.0
+    assert 0.97 <= int8_row["cosine_min"] <= int8_row["cosine_mean"] < 1.0
+    assert int8_row["backend"] == "onnx" and int8_row["chunks_per_s"] > 0
+    assert "all-MiniLM-L6-v2-int8" in TABLES["embedders"](out)

@@ -15,6 +15,8 @@ Uploads go through `rag.app.uploads` (only files the page received, never replac
 document unless the operator allowed it) and the page switches to the new index at once.
 `documents` lists what is indexed; `remove` takes documents out only when the operator
 allowed it (`allow_remove`, `rag serve --allow-remove`), through `rag.app.documents`.
+While `rag index` is still embedding the version the page serves, the status line and every
+answer say how much is embedded: the rest is found by its words only until it is done.
 Thumbs up and down append to `eval/feedback.jsonl` (ignored by git) or `$RAG_FEEDBACK`.
 
 `ui/app.py` only passes these to Gradio; tests drive them directly.
@@ -204,10 +206,10 @@ class ChatService:
                 retriever: Retriever) -> Iterator[str | Answer]:
         """Progress lines (Markdown, never the model's text), then the verified Answer, with a
         note first when the question was cut to the model's length."""
-        cut = _cut_note(question, retriever)
+        first = tuple(n for n in (_cut_note(question, retriever), pending_note(retriever)) if n)
         for step in self._steps(question, history, settings, retriever):
-            if cut and isinstance(step, Answer):
-                step = replace(step, notes=(cut, *step.notes))
+            if first and isinstance(step, Answer):
+                step = replace(step, notes=(*first, *step.notes))
             yield step
 
     def _steps(self, question: str, history: Sequence[str | Answer], settings: ChatSettings,
@@ -293,9 +295,12 @@ class ChatService:
 
     def status(self) -> str:
         """The index status line (Markdown): documents, chunks, model."""
-        m = self.retriever.store.manifest
-        return (f"**Index:** {len(m.documents)} documents · {m.chunks} chunks · "
+        m = self.current().store.manifest
+        line = (f"**Index:** {len(m.documents)} documents · {m.chunks} chunks · "
                 f"model {md_text(Path(m.model).name)}")
+        if m.pending:
+            line += f" · {m.chunks - m.pending:,} of {m.chunks:,} embedded so far"
+        return line
 
     def examples(self) -> list[str]:
         """Seed questions whose articles are in the index."""
@@ -310,6 +315,16 @@ def warm(retriever: Retriever) -> None:
     """Load everything a first answer needs (search structures, the model for questions and
     the one for many sentences at once) now, so the first reader does not wait for it."""
     Answerer(retriever).ask(SEED_EXAMPLES[0][0], k=20)
+
+
+def pending_note(retriever: Retriever) -> str:
+    """A note for the page while `rag index` is still embedding this version; else ""."""
+    m = retriever.store.manifest
+    if not m.pending:
+        return ""
+    return (f"{m.pending:,} of {m.chunks:,} chunks are still being embedded: until then they "
+            "are found by their words only, so this answer may miss what they say in other "
+            "words. Ask again when indexing is done.")
 
 
 def _cut_note(question: str, retriever: Retriever) -> str:

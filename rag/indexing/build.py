@@ -6,7 +6,8 @@ unchanged corpus loads no model and embeds nothing, adding one file embeds only 
 and a removed file's chunks disappear. A file whose size and modification time match the
 index's record is not even read again. An index built with another model or chunker is
 rebuilt from scratch; changing only the BM25 or FAISS settings, or upgrading an index written
-by an older format version, re-embeds nothing.
+by an older format version, re-embeds nothing. Built again without an embedder, an index keeps
+the model that built it (`all-MiniLM-L6-v2` or its int8 twin).
 
 Large collections: the chunks are written (metadata and BM25) and published before the
 model starts, so the collection is searchable by BM25 within seconds (chunks are packed by
@@ -26,6 +27,7 @@ Does not: watch folders, or keep several versions of an index.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import warnings
@@ -33,13 +35,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from ..errors import IndexMismatchError, IndexNotFoundError
+from ..errors import IndexMismatchError, IndexNotFoundError, InputError
 from ..parallel import map_ordered
 from ..reading.chunk import Chunk, ChunkConfig, chunk_document, fits_model
 from ..reading.identity import where
 from ..reading.ingest import Document, list_files, read_documents
 from . import disk, swap
-from .embed import DEFAULT_MODEL, Embedder, get_embedder
+from .embed import DEFAULT_MODEL, MODELS, Embedder, get_embedder
 from .health import describe
 from .job import Job
 from .lexical import LexicalConfig, analyze, lexical_text
@@ -96,7 +98,8 @@ def build_index(
     """
     started = time.perf_counter()
     where = parse_location(index_dir) if index_dir else default_location()
-    request = Request(list(paths), where, embedder or get_embedder(DEFAULT_MODEL),
+    _check_add_model(where, embedder, add)
+    request = Request(list(paths), where, embedder or get_embedder(_model_of(where)),
                       chunk_config, store_config, lexical_config, add, progress,
                       snapshot_every, on_publish)
     if isinstance(where, MilvusURI):
@@ -269,6 +272,34 @@ def _open_compatible(index_dir: Path, embedder: Embedder, config: ChunkConfig) -
         warnings.warn(f"the index at {index_dir} is damaged ({describe(list(old.damage))}): "
                       "repairing it, reusing every vector that is whole", stacklevel=4)
     return old
+
+
+def _check_add_model(where, embedder: Embedder | None, add: bool) -> None:
+    """`--add` with another model than the index's would rebuild it without its documents."""
+    if not add or embedder is None or isinstance(where, MilvusURI):
+        return
+    model = _manifest_model(where)
+    if model is not None and model != embedder.name:
+        raise InputError(f"the index at {where} was embedded with {model}; --add keeps it: "
+                         f"drop --model, or index all its files again without --add to change "
+                         f"to {embedder.name}")
+
+
+def _model_of(where) -> str:
+    """The embedding model of the index at `where` when it is one this verbatim names, so that
+    building again without naming one keeps it; else (a new or Milvus index) `DEFAULT_MODEL`."""
+    model = None if isinstance(where, MilvusURI) else _manifest_model(where)
+    return model if model in MODELS else DEFAULT_MODEL
+
+
+def _manifest_model(where) -> str | None:
+    """The model named in the manifest of the directory index at `where`, if it has one."""
+    version = swap.current_version(Path(where))
+    try:
+        model = json.loads((version / "manifest.json").read_text()).get("model")
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    return model if isinstance(model, str) else None
 
 
 def _plan(new: dict[str, str], old: dict[str, str]) -> dict[str, list[str]]:

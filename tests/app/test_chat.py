@@ -320,6 +320,33 @@ def test_status_names_documents_chunks_and_model(service):
     status = service.status()
     assert f"{len(m.documents)} documents" in status and f"{m.chunks} chunks" in status
     assert "fake-hash" in status
+    assert "embedded so far" not in status
+
+
+def test_while_vectors_are_coming_the_status_and_every_answer_say_words_only(tmp_path,
+                                                                            fake_embedder):
+    from rag.indexing.job import EARLY_SNAPSHOT_CHUNKS
+
+    texts = {f"r{i:03d}.txt": f"Report {i}\n\nThe survey team logged marker{i} near the "
+             f"harbor on day {i}. They mapped the ridge before dark.\n"
+             for i in range(EARLY_SNAPSHOT_CHUNKS + 20)}
+    corpus, index, seen = write_corpus(tmp_path / "big", texts), tmp_path / "index", []
+
+    def on_publish(manifest):
+        service = ChatService(Retriever.load(index, embedder=fake_embedder))
+        conv, _panel, _steps = ask(service, "Where was marker7 logged?")
+        seen.append((manifest.pending, service.status(), conv.answers[-1].notes,
+                     conv.messages[-1]["content"]))
+
+    build_index([corpus], index_dir=index, embedder=fake_embedder, on_publish=on_publish,
+                snapshot_every=None)
+    (pending, status, notes, bubble), *_, (done, status_done, notes_done, _) = seen
+    assert pending == len(texts) and done == 0
+    assert f"0 of {pending:,} embedded so far" in status
+    assert "embedded so far" not in status_done
+    assert f"{pending:,} of {pending:,} chunks are still being embedded" in notes[0]
+    assert "words only" in bubble
+    assert not any("still being embedded" in n for n in notes_done)
 
 
 def test_examples_are_seed_questions_shown_only_for_indexed_seeds(service, tmp_path,

@@ -155,6 +155,39 @@ def test_another_embedder_rebuilds_from_scratch(built, corpus):
     assert open_index(index).manifest.model == "fake-other"
 
 
+def test_add_with_another_embedder_is_refused_and_keeps_the_index(built, corpus, tmp_path):
+    index, _ = built
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "kites.txt").write_text("Kites\n\nA kite festival filled the beach with colour.\n")
+    other = FakeEmbedder("fake-other")
+    with pytest.raises(InputError, match="embedded with fake-hash; --add keeps it"):
+        build_index([extra], index_dir=index, embedder=other, add=True)
+    assert other.embedded == 0
+    kept = open_index(index)
+    assert kept.manifest.model == "fake-hash" and len(kept.manifest.sources) == 1
+
+
+def test_building_again_without_an_embedder_keeps_the_index_model(tmp_path, corpus):
+    """An index built with the int8 model stays int8 when `rag index` runs again without
+    --model (here the manifest names it; the fake embedder stands in for the vectors)."""
+    import json
+
+    from rag.indexing import build
+    from rag.indexing.embed import DEFAULT_MODEL, INT8_MODEL
+
+    index = tmp_path / "index"
+    assert build._model_of(index) == DEFAULT_MODEL  # no index yet
+    build_index([corpus], index_dir=index, embedder=FakeEmbedder(INT8_MODEL))
+    assert build._model_of(index) == INT8_MODEL
+    build_index([corpus], index_dir=index, embedder=FakeEmbedder("fake-hash"))
+    assert build._model_of(index) == DEFAULT_MODEL  # a name verbatim does not know
+    manifest = next(index.resolve().glob("manifest.json"))
+    manifest.write_text("{not json")
+    assert build._model_of(index) == DEFAULT_MODEL
+    assert json.dumps(build._manifest_model(index)) == "null"
+
+
 def test_another_chunker_setting_rebuilds_from_scratch(built, corpus, fake_embedder):
     index, _ = built
     fake_embedder.texts.clear()

@@ -95,6 +95,17 @@ def test_a_damaged_export_warns_is_removed_and_falls_back(tmp_path):
     assert not directory.exists()
 
 
+def test_the_int8_model_without_onnxruntime_is_a_clear_error(monkeypatch):
+    from rag.errors import EmbedderError
+    from rag.indexing.embed import INT8_MODEL
+
+    with pytest.raises(EmbedderError, match="onnxruntime only: unset RAG_ONNX=0"):
+        SentenceTransformerEmbedder(INT8_MODEL, onnx=False).embed(["NATO"])
+    monkeypatch.setenv("RAG_ONNX", "0")
+    with pytest.raises(EmbedderError, match="--model all-MiniLM-L6-v2"):
+        SentenceTransformerEmbedder(INT8_MODEL).embed(["NATO"])
+
+
 def test_turned_off_embedder_has_no_onnx_encoder():
     assert SentenceTransformerEmbedder(onnx=False).onnx_encoder() is None
 
@@ -202,3 +213,57 @@ def test_a_one_off_search_or_answer_never_imports_torch(exported, tmp_path):
                             env=env, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["onnx", "False"]
+
+
+@pytest.mark.integration
+def test_the_int8_model_is_quantized_once_and_stays_close_to_the_float_one(exported, monkeypatch):
+    from rag.indexing.embed import INT8_MODEL
+
+    embedder, cache = exported
+    monkeypatch.setenv("RAG_CACHE", str(cache))
+    onnx._open.cache_clear()
+    int8 = SentenceTransformerEmbedder(INT8_MODEL)
+    texts = _seed_chunks()
+    vectors = int8.embed(texts)
+    directory = onnx.find_export(embedder.path)
+    made = (directory / onnx.INT8_FILE).stat()
+    assert made.st_size < (directory / "model.onnx").stat().st_size * 0.7
+    assert oct(made.st_mode & 0o777) == "0o644"
+    cosine = (embedder.embed(texts) * vectors).sum(axis=1)
+    assert cosine.min() >= onnx.MIN_COSINE_INT8 and cosine.mean() >= 0.99
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert int8.last_backend == "onnx" and int8.name == INT8_MODEL
+    again = SentenceTransformerEmbedder(INT8_MODEL)
+    assert np.array_equal(again.embed(texts), vectors)
+    # activations are quantized per batch, so a chunk's vector moves a little with its company
+    alone = np.vstack([again.embed([t]) for t in texts[:8]])
+    assert (alone * vectors[:8]).sum(axis=1).min() >= 0.98
+    assert (directory / onnx.INT8_FILE).stat().st_mtime_ns == made.st_mtime_ns
+    assert not list(directory.glob(".int8-*"))
+
+
+@pytest.mark.integration
+def test_an_int8_index_is_searched_with_the_int8_model_in_a_new_process(exported, tmp_path):
+    """`rag index --model all-MiniLM-L6-v2-int8`, then `rag search` and `rag index` again with
+    no --model: the questions use the index's model and nothing is embedded twice."""
+    from conftest import SEEDS
+
+    _, cache = exported
+    env = {**os.environ, "RAG_CACHE": str(cache), "RAG_INDEX": str(tmp_path / "index")}
+    env.pop("RAG_ONNX", None)
+
+    def rag(*args):
+        result = subprocess.run([sys.executable, "-m", "rag", *args], capture_output=True,
+                                text=True, env=env, timeout=300, check=False)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    first = json.loads(rag("index", str(SEEDS), "--model", "all-MiniLM-L6-v2-int8", "--json"))
+    assert first["embedded"] == first["chunks"] > 20
+    assert json.loads(rag("info", "--json"))["model"] == "all-MiniLM-L6-v2-int8"
+    found = json.loads(rag("search", "How many allies met the 2% spending goal in 2022?",
+                           "--json"))
+    assert any("seven countries were meeting" in p["text"] for p in found["passages"][:3])
+    again = json.loads(rag("index", str(SEEDS), "--json"))
+    assert again["embedded"] == 0 and again["reused"] == first["chunks"]
+    assert json.loads(rag("info", "--json"))["model"] == "all-MiniLM-L6-v2-int8"
