@@ -75,6 +75,34 @@ def _by_length(encode: Callable[[list[str]], np.ndarray], texts: list[str], dime
     return _normalize(out)
 
 
+class EmbeddingBar:
+    """The progress bar of a long embedding run (`rag index`): it moves by characters, the
+    model's work, and says how many chunks are done. Chunks go shortest first, so a bar that
+    counted chunks would promise an early end and then slip; time follows length."""
+
+    FORMAT = "{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]"
+
+    def __init__(self, texts: list[str]):
+        from tqdm import tqdm
+
+        self.chunks, self.done = len(texts), 0
+        self.bar = tqdm(total=sum(map(len, texts)), desc=self._desc(), leave=False,
+                        smoothing=0.05, bar_format=self.FORMAT)
+
+    def _desc(self) -> str:
+        return f"embedding {self.done:,}/{self.chunks:,} chunks"
+
+    def update(self, texts: list[str]) -> None:
+        self.done += len(texts)
+        elapsed = max(self.bar.format_dict["elapsed"], 1e-9)
+        self.bar.set_description_str(self._desc(), refresh=False)
+        self.bar.set_postfix_str(f"{self.done / elapsed:.0f} chunks/s", refresh=False)
+        self.bar.update(sum(map(len, texts)))
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def _normalize(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -34,7 +34,7 @@ from ..reading.chunk import Chunk
 from ..reading.ingest import Document
 from .disk import reserved_memmap
 from .embcache import EmbeddingCache, cache_file
-from .embed import Embedder
+from .embed import Embedder, EmbeddingBar
 from .lexical import LexicalConfig
 from .store import IndexStore, IndexWriter, Manifest, StoreConfig
 
@@ -111,19 +111,20 @@ class Job:
     def _embed(self, work: np.ndarray, todo: list[int], cache: EmbeddingCache) -> None:
         """Embed `todo` a window at a time, shortest chunks first in each (a batch pads
         little), committing every batch to the cache as the model returns it."""
-        bar = _bar(len(todo)) if self.progress and len(todo) > WINDOW else None
+        bar = EmbeddingBar([self.chunks[r].text for r in todo]) \
+            if self.progress and len(todo) > WINDOW else None
         last = time.monotonic()
         try:
             for i in range(0, len(todo), WINDOW):
                 window = sorted(todo[i:i + WINDOW], key=lambda r: len(self.chunks[r].text))
                 for j in range(0, len(window), BATCH):
                     rows = window[j:j + BATCH]
-                    vectors = self.embedder.embed([self.chunks[r].text for r in rows],
-                                                  batch_size=BATCH)
+                    texts = [self.chunks[r].text for r in rows]
+                    vectors = self.embedder.embed(texts, batch_size=BATCH)
                     work[rows] = vectors
                     cache.put([self.chunks[r].hash for r in rows], vectors)
                     if bar is not None:
-                        bar.update(len(rows))
+                        bar.update(texts)
                 wait = self.snapshot_every and max(self.snapshot_every, 10 * self._snapshot_cost)
                 if self.snapshot_every is not None and i + WINDOW < len(todo) \
                         and time.monotonic() - last >= wait:
@@ -160,8 +161,3 @@ def _copy_rows(out: np.ndarray, dst: np.ndarray, source: np.ndarray, src: np.nda
     for i in range(0, len(src), 65_536):
         out[dst[i:i + 65_536]] = source[src[i:i + 65_536]]
 
-
-def _bar(total: int):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="embedding", unit="chunk", smoothing=0.1, leave=False)

@@ -41,7 +41,7 @@ from . import milvus_connect as mc
 from . import milvus_store as ms
 from .ann import resolve_type
 from .build import BuildReport, Request, build_report, plan_build, within_model
-from .embed import Embedder
+from .embed import Embedder, EmbeddingBar
 from .lexical import LexicalConfig, analyze, lexical_text
 from .location import MilvusURI
 from .manifest import Manifest
@@ -275,16 +275,18 @@ class VersionWriter:
 
     def _embed(self, todo: list[int], chunks: list[Chunk], embedder: Embedder,
                progress: bool) -> None:
-        bar = _bar(len(todo)) if progress and len(todo) > WINDOW else None
+        bar = EmbeddingBar([chunks[r].text for r in todo]) \
+            if progress and len(todo) > WINDOW else None
         try:
             for i in range(0, len(todo), WINDOW):
                 window = sorted(todo[i:i + WINDOW], key=lambda r: len(chunks[r].text))
                 for j in range(0, len(window), BATCH):
                     rows = window[j:j + BATCH]
-                    vectors = embedder.embed([chunks[r].text for r in rows], batch_size=BATCH)
+                    texts = [chunks[r].text for r in rows]
+                    vectors = embedder.embed(texts, batch_size=BATCH)
                     self._insert_chunks(rows, vectors)
                     if bar is not None:
-                        bar.update(len(rows))
+                        bar.update(texts)
         finally:
             if bar is not None:
                 bar.close()
@@ -337,8 +339,3 @@ def _terms(chunks: list[Chunk], docs: dict[str, Document], analyzed: list,
 def _analyze_one(stem: bool, text: str) -> tuple[str, str]:
     return analyze(text, stem=stem)
 
-
-def _bar(total: int):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="embedding", unit="chunk", smoothing=0.1, leave=False)

@@ -267,3 +267,18 @@ def test_an_int8_index_is_searched_with_the_int8_model_in_a_new_process(exported
     again = json.loads(rag("index", str(SEEDS), "--json"))
     assert again["embedded"] == 0 and again["reused"] == first["chunks"]
     assert json.loads(rag("info", "--json"))["model"] == "all-MiniLM-L6-v2-int8"
+
+
+def test_the_embedding_bar_moves_by_characters_and_counts_chunks(capsys):
+    """Chunks go shortest first: 90 short chunks of 100 are 8% of the work, not 90%."""
+    from rag.indexing.embed import EmbeddingBar
+
+    texts = ["a"] * 90 + ["b" * 100] * 10
+    bar = EmbeddingBar(texts)
+    bar.update(texts[:90])
+    shown = bar.bar.format_dict
+    assert (shown["n"], shown["total"]) == (90, 1090)
+    assert shown["prefix"] == "embedding 90/100 chunks" and shown["postfix"].endswith("chunks/s")
+    bar.update(texts[90:])
+    bar.close()
+    assert "embedding 0/100 chunks   0%|" in capsys.readouterr().err
