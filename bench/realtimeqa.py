@@ -165,7 +165,7 @@ def run(folder: Path, *, index_dir: Path | None = None, k: int = 5, dated: bool 
     from rag.search.retrieve import Retriever
 
     index_dir = index_dir or default_index_dir().parent / f"rtqa-{folder.name}"
-    chunking = ChunkConfig(max_tokens=chunk_tokens) if chunk_tokens else ChunkConfig()
+    chunking = ChunkConfig(max_tokens=chunk_tokens) if chunk_tokens else None  # the index's
     started = time.perf_counter()
     report = build_index([folder / "corpus.jsonl"], index_dir=index_dir, embedder=embedder,
                          chunk_config=chunking, progress=say is not None)

@@ -6,8 +6,8 @@ unchanged corpus loads no model and embeds nothing, adding one file embeds only 
 and a removed file's chunks disappear. A file whose size and modification time match the
 index's record is not even read again. An index built with another model or chunker is
 rebuilt from scratch; changing only the BM25 or FAISS settings, or upgrading an index written
-by an older format version, re-embeds nothing. Built again without an embedder, an index keeps
-the model that built it (`all-MiniLM-L6-v2` or its int8 twin).
+by an older format version, re-embeds nothing. Built again without an embedder or a chunker, an
+index keeps the model that built it (`all-MiniLM-L6-v2` or its int8 twin) and its chunk size.
 
 Large collections: the chunks are written (metadata and BM25) and published before the
 model starts, so the collection is searchable by BM25 within seconds (chunks are packed by
@@ -80,7 +80,7 @@ class BuildReport:
 
 def build_index(
     paths: list[str | Path], *, index_dir: str | Path | MilvusURI | None = None,
-    embedder: Embedder | None = None, chunk_config: ChunkConfig = ChunkConfig(),
+    embedder: Embedder | None = None, chunk_config: ChunkConfig | None = None,
     store_config: StoreConfig = StoreConfig(), lexical_config: LexicalConfig = LexicalConfig(),
     add: bool = False, progress: bool = False, snapshot_every: float | None = 30.0,
     on_publish: Callable[[Manifest], None] | None = None,
@@ -93,15 +93,18 @@ def build_index(
     otherwise the index ends up holding exactly the documents under `paths`. While a large
     collection is embedded into a directory, snapshots are published every `snapshot_every`
     seconds (None: only at the end) and `on_publish` is called with each published manifest.
+    Without an `embedder` or a `chunk_config`, a directory index keeps its own (a new one gets
+    the defaults); `add=True` with another one than the index's is an InputError.
 
     >>> build_index(["seeds/"])  # doctest: +SKIP
     """
     started = time.perf_counter()
     where = parse_location(index_dir) if index_dir else default_location()
-    _check_add_model(where, embedder, add)
-    request = Request(list(paths), where, embedder or get_embedder(_model_of(where)),
-                      chunk_config, store_config, lexical_config, add, progress,
-                      snapshot_every, on_publish)
+    own = None if isinstance(where, MilvusURI) else _manifest(where)
+    _check_add(where, own, embedder, chunk_config, add)
+    request = Request(list(paths), where, embedder or get_embedder(_model_of(own)),
+                      chunk_config or _chunker_of(own), store_config, lexical_config, add,
+                      progress, snapshot_every, on_publish)
     if isinstance(where, MilvusURI):
         from .milvus_build import build_milvus
 
@@ -109,7 +112,7 @@ def build_index(
     with disk.writing(where), swap.locked(where):
         swap.recover(where)
         check_target(where)  # before any work, not after an hour of embedding
-        old = _open_compatible(where, request.embedder, chunk_config)
+        old = _open_compatible(where, request.embedder, request.chunk_config)
         try:
             return _update(request, old, started)
         finally:
@@ -274,32 +277,49 @@ def _open_compatible(index_dir: Path, embedder: Embedder, config: ChunkConfig) -
     return old
 
 
-def _check_add_model(where, embedder: Embedder | None, add: bool) -> None:
-    """`--add` with another model than the index's would rebuild it without its documents."""
-    if not add or embedder is None or isinstance(where, MilvusURI):
+def _check_add(where, own: dict | None, embedder: Embedder | None,
+               chunk_config: ChunkConfig | None, add: bool) -> None:
+    """`--add` with another model or chunk size than the index's would rebuild it without its
+    documents: refused, saying how to change them for every document."""
+    if not add or own is None:
         return
-    model = _manifest_model(where)
-    if model is not None and model != embedder.name:
-        raise InputError(f"the index at {where} was embedded with {model}; --add keeps it: "
-                         f"drop --model, or index all its files again without --add to change "
-                         f"to {embedder.name}")
+    if embedder is not None and own.get("model") not in (None, embedder.name):
+        raise InputError(f"the index at {where} was embedded with {own['model']}; --add keeps "
+                         f"it: drop --model, or index all its files again without --add to "
+                         f"change to {embedder.name}")
+    size = (own.get("chunker") or {}).get("max_tokens")
+    if chunk_config is not None and size not in (None, chunk_config.max_tokens):
+        raise InputError(f"the index at {where} was chunked at {size} tokens; --add keeps it: "
+                         f"drop --chunk-tokens, or index all its files again without --add to "
+                         f"change to {chunk_config.max_tokens}")
 
 
-def _model_of(where) -> str:
-    """The embedding model of the index at `where` when it is one this verbatim names, so that
-    building again without naming one keeps it; else (a new or Milvus index) `DEFAULT_MODEL`."""
-    model = None if isinstance(where, MilvusURI) else _manifest_model(where)
+def _model_of(own: dict | None) -> str:
+    """The embedding model of an index (its manifest `own`) when it is one this verbatim names,
+    so that building again without naming one keeps it; else `DEFAULT_MODEL`."""
+    model = (own or {}).get("model")
     return model if model in MODELS else DEFAULT_MODEL
 
 
-def _manifest_model(where) -> str | None:
-    """The model named in the manifest of the directory index at `where`, if it has one."""
+def _chunker_of(own: dict | None) -> ChunkConfig:
+    """The chunk size and overlap an index (its manifest `own`) was built with, under today's
+    reading rules and encoding; the defaults for a new index or one that records none."""
+    recorded = (own or {}).get("chunker")
+    try:
+        return ChunkConfig(max_tokens=int(recorded["max_tokens"]),
+                           overlap=int(recorded["overlap"]))
+    except (TypeError, KeyError, ValueError):
+        return ChunkConfig()
+
+
+def _manifest(where) -> dict | None:
+    """The manifest of the directory index at `where`, read as plain JSON, if it has one."""
     version = swap.current_version(Path(where))
     try:
-        model = json.loads((version / "manifest.json").read_text()).get("model")
+        manifest = json.loads((version / "manifest.json").read_text())
     except (OSError, ValueError, TypeError, AttributeError):
         return None
-    return model if isinstance(model, str) else None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def _plan(new: dict[str, str], old: dict[str, str]) -> dict[str, list[str]]:

@@ -86,6 +86,29 @@ def test_index_add_keeps_old_documents(tmp_path, index, capsys):
     assert json.loads(out)["documents"] == 4
 
 
+def test_index_keeps_its_chunk_size_and_add_with_another_is_one_line(tmp_path, corpus, capsys,
+                                                                      fake_model):
+    where = tmp_path / "idx"
+    code, _, err = run(capsys, "index", corpus, "--index", where, "--chunk-tokens", "64")
+    assert code == 0, err
+    fake_model.texts.clear()
+    code, out, _ = run(capsys, "index", corpus, "--index", where, "--json")
+    assert code == 0 and json.loads(out)["embedded"] == 0 and fake_model.texts == []
+    code, out, _ = run(capsys, "info", "--index", where, "--json")
+    assert json.loads(out)["chunker"]["max_tokens"] == 64
+    assert_one_line_error(*run(capsys, "index", corpus, "--index", where, "--add",
+                               "--chunk-tokens", "200"), mentions="chunked at 64 tokens")
+
+
+@pytest.mark.parametrize("value", ["8", "300", "ten"])
+def test_index_chunk_tokens_out_of_range_is_a_usage_error(tmp_path, corpus, capsys, value):
+    with pytest.raises(SystemExit) as info:
+        main(["index", str(corpus), "--index", str(tmp_path / "idx"), "--chunk-tokens", value])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "from 32 to 256" in err and "Traceback" not in err
+    assert not (tmp_path / "idx").exists()
+
+
 def test_search_json_has_the_documented_passage_fields(index, capsys, corpus):
     code, out, err = run(capsys, "search", "Where is the lava flowing from the volcano?",
                          "--json", "--index", index, "-k", 2)

@@ -171,21 +171,49 @@ def test_add_with_another_embedder_is_refused_and_keeps_the_index(built, corpus,
 def test_building_again_without_an_embedder_keeps_the_index_model(tmp_path, corpus):
     """An index built with the int8 model stays int8 when `rag index` runs again without
     --model (here the manifest names it; the fake embedder stands in for the vectors)."""
-    import json
-
     from rag.indexing import build
     from rag.indexing.embed import DEFAULT_MODEL, INT8_MODEL
 
     index = tmp_path / "index"
-    assert build._model_of(index) == DEFAULT_MODEL  # no index yet
+    model_of = lambda: build._model_of(build._manifest(index))
+    assert build._manifest(index) is None and model_of() == DEFAULT_MODEL  # no index yet
     build_index([corpus], index_dir=index, embedder=FakeEmbedder(INT8_MODEL))
-    assert build._model_of(index) == INT8_MODEL
+    assert model_of() == INT8_MODEL
     build_index([corpus], index_dir=index, embedder=FakeEmbedder("fake-hash"))
-    assert build._model_of(index) == DEFAULT_MODEL  # a name verbatim does not know
+    assert model_of() == DEFAULT_MODEL  # a name verbatim does not know
     manifest = next(index.resolve().glob("manifest.json"))
     manifest.write_text("{not json")
-    assert build._model_of(index) == DEFAULT_MODEL
-    assert json.dumps(build._manifest_model(index)) == "null"
+    assert build._manifest(index) is None and model_of() == DEFAULT_MODEL
+
+
+def test_building_again_without_a_chunker_keeps_the_index_chunk_size(built, corpus,
+                                                                      fake_embedder):
+    index, _ = built
+    build_index([corpus], index_dir=index, embedder=fake_embedder,
+                chunk_config=ChunkConfig(max_tokens=40))
+    fake_embedder.texts.clear()
+    report = build_index([corpus], index_dir=index, embedder=fake_embedder)
+    assert report.embedded == 0 and fake_embedder.texts == []
+    assert open_index(index).manifest.chunker["max_tokens"] == 40
+
+
+def test_add_with_another_chunk_size_is_refused_and_keeps_the_index(built, tmp_path,
+                                                                    fake_embedder):
+    index, _ = built
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "kites.txt").write_text("Kites\n\nA kite festival filled the beach with colour.\n")
+    before = open_index(index).manifest
+    with pytest.raises(InputError, match="chunked at 128 tokens; --add keeps it: drop "
+                                         "--chunk-tokens"):
+        build_index([extra], index_dir=index, embedder=fake_embedder, add=True,
+                    chunk_config=ChunkConfig(max_tokens=200))
+    kept = open_index(index).manifest
+    assert (kept.chunker, kept.sources, kept.chunks) == (before.chunker, before.sources,
+                                                         before.chunks)
+    report = build_index([extra], index_dir=index, embedder=fake_embedder, add=True,
+                         chunk_config=ChunkConfig(max_tokens=128))  # the same size is fine
+    assert report.added and len(open_index(index).manifest.sources) == 2
 
 
 def test_another_chunker_setting_rebuilds_from_scratch(built, corpus, fake_embedder):
