@@ -5,7 +5,8 @@ a pool of forked worker processes when there are at least `min_items` items, mor
 core, `RAG_WORKERS` is not 1 and this process runs a single thread (`rag index`, not a chat
 server); otherwise in this process. Workers are forked, so `state`
 (settings, a token counter) is inherited rather than pickled; only items and results cross.
-Warnings a worker raises are sent back and raised again here, in order.
+Warnings a worker raises are sent back and raised again here, in order. `bar="chunking"`
+shows a progress bar over the items (the first phase of `rag index` on a large collection).
 
 Does not: run the embedding model (it has its own threads), or share anything mutable.
 """
@@ -36,12 +37,14 @@ def workers() -> int:
 
 
 def map_ordered(fn: Callable[[Any, Any], Any], items: Iterable, *, state: Any = None,
-                min_items: int = MIN_ITEMS) -> list:
-    """`[fn(state, item) for item in items]`, in worker processes when it pays."""
+                min_items: int = MIN_ITEMS, bar: str | None = None) -> list:
+    """`[fn(state, item) for item in items]`, in worker processes when it pays. `bar` names a
+    progress bar (on stderr, over the items) shown when there are `min_items` or more."""
     items = items if isinstance(items, Sequence) else list(items)
+    bar = bar if len(items) >= min_items else None
     n = workers()
     if n < 2 or len(items) < min_items or not _safe_to_fork():
-        return [fn(state, item) for item in items]
+        return [fn(state, item) for item in _shown(items, bar, len(items))]
     global _state, _fn
     _state, _fn = state, fn
     try:
@@ -49,7 +52,7 @@ def map_ordered(fn: Callable[[Any, Any], Any], items: Iterable, *, state: Any = 
         size = max(1, len(items) // (n * 8))
         with ProcessPoolExecutor(max_workers=n, mp_context=context,
                                  initializer=_quiet_tokenizers) as pool:
-            results = list(pool.map(_call, items, chunksize=size))
+            results = list(_shown(pool.map(_call, items, chunksize=size), bar, len(items)))
     finally:
         _state, _fn = None, None
     out = []
@@ -58,6 +61,14 @@ def map_ordered(fn: Callable[[Any, Any], Any], items: Iterable, *, state: Any = 
             warnings.warn(category(message), stacklevel=2)
         out.append(value)
     return out
+
+
+def _shown(results: Iterable, bar: str | None, total: int) -> Iterable:
+    if bar is None:
+        return results
+    from tqdm import tqdm
+
+    return tqdm(results, total=total, desc=bar, unit="doc", leave=False, smoothing=0.1)
 
 
 def _safe_to_fork() -> bool:

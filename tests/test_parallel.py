@@ -89,3 +89,16 @@ def test_a_build_on_every_core_equals_a_build_in_one_process(tmp_path, monkeypat
     one, two = built
     assert one[0] == two[0] and one[1] == two[1]
     assert np.array_equal(one[2], two[2]) and np.array_equal(one[3], two[3])
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_named_bar_shows_over_many_items_only(capsys, monkeypatch, workers):
+    monkeypatch.setenv("RAG_WORKERS", workers)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IngestWarning)
+        out = parallel.map_ordered(_square_and_pid, range(12), state=0, min_items=10,
+                                   bar="chunking")
+        assert [v for v, _ in out] == [x * x for x in range(12)]
+        assert "chunking" in capsys.readouterr().err
+        parallel.map_ordered(_square_and_pid, range(5), state=0, min_items=10, bar="chunking")
+    assert capsys.readouterr().err == ""

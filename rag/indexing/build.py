@@ -169,7 +169,8 @@ def plan_build(r: Request, old, *, reusable: bool) -> Plan:
     changes = _plan({d.id: d.hash for d in documents}, old.manifest.documents if old else {})
     if settled and not any(changes.values()):
         return Plan(False, old.manifest, changes)
-    chunks, analyzed, fresh = _chunks(documents, old, r.chunk_config, r.lexical_config)
+    chunks, analyzed, fresh = _chunks(documents, old, r.chunk_config, r.lexical_config,
+                                      progress=r.progress)
     manifest = Manifest(
         model=r.embedder.name, dimension=r.embedder.dimension, chunker=asdict(r.chunk_config),
         store=asdict(r.store_config), documents={d.id: d.hash for d in documents},
@@ -330,8 +331,8 @@ def _plan(new: dict[str, str], old: dict[str, str]) -> dict[str, list[str]]:
     }
 
 
-def _chunks(documents: list[Document], old, config: ChunkConfig,
-            lexical: LexicalConfig) -> tuple[list[Chunk], list, list[Document]]:
+def _chunks(documents: list[Document], old, config: ChunkConfig, lexical: LexicalConfig, *,
+            progress: bool = False) -> tuple[list[Chunk], list, list[Document]]:
     """All chunks in document order (an unchanged document keeps its old chunks), the BM25
     analysis of each new chunk (None for the old ones), both made on every core, and the
     documents chunked now. New chunks are packed by tiktoken only: `within_model` checks the
@@ -342,8 +343,8 @@ def _chunks(documents: list[Document], old, config: ChunkConfig,
         for _, chunk in old.chunks():
             old_chunks.setdefault(chunk.doc_id, []).append(chunk)
     fresh = [d for d in documents if not (old_hashes.get(d.id) == d.hash and d.id in old_chunks)]
-    made = dict(zip((d.id for d in fresh), map_ordered(_chunk_one, fresh,
-                                                       state=(config, lexical))))
+    made = dict(zip((d.id for d in fresh), map_ordered(
+        _chunk_one, fresh, state=(config, lexical), bar="chunking" if progress else None)))
     chunks: list[Chunk] = []
     analyzed: list = []
     for doc in documents:
