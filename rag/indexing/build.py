@@ -373,7 +373,7 @@ def within_model(fresh: list[Document], chunks: list[Chunk], analyzed: list,
     for chunk in chunks:
         by_doc.setdefault(chunk.doc_id, []).append(chunk)
     state = (config, embedder.max_tokens, embedder.count_tokens)
-    redo = map_ordered(_recheck_one, [(d, by_doc[d.id]) for d in fresh], state=state)
+    redo = map_ordered(_recheck_one, [(d, by_doc.get(d.id, [])) for d in fresh], state=state)
     redone = {d.id: r for d, r in zip(fresh, redo) if r is not None}
     if not redone:
         return None

@@ -9,6 +9,7 @@ Two general rules, no strings from any one outlet:
    end of an article (`ends_an_article`), where "about us" footers stand, so a story
    about a newsroom keeps its sentences. A reader prompt (`is_promo`: "Get the day's top
    stories in your inbox", "Support independent journalism: donate today") is cut anywhere.
+   Both are short: a paragraph of more than `MAX_WORDS` words is article prose.
 2. Repetition across one outlet's documents (`drop_repeated`): a line found, normalised, in
    at least `min_docs` documents of one folder is the outlet's furniture (a footer, a
    newsletter box, a standing disclaimer) and leaves every one of them. A document that
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from .ingest import Document
 
 Spans = tuple[tuple[int, int], ...]
+
+MAX_WORDS = 80  # the longest paragraph either rule 1 or a reader prompt may take out
 
 _NEWSROOM = re.compile(
     r"\b(?:journalists?|reporters?|correspondents?|editors|newsrooms?|journalism|"
@@ -64,12 +67,19 @@ _ABOUT = re.compile(r"^\W*about\b", re.IGNORECASE)
 
 
 def is_self_description(line: str) -> bool:
-    """An outlet describing itself: a newsroom word and a mission or reach phrase.
+    """An outlet describing itself: a newsroom word and a mission or reach phrase, in a
+    paragraph of at most `MAX_WORDS` words.
 
     >>> is_self_description("RFE/RL journalists report the news in 27 languages in 23 countries.")
     True
     """
-    return bool(_NEWSROOM.search(line) and _MISSION.search(line))
+    return _short(line) and bool(_NEWSROOM.search(line) and _MISSION.search(line))
+
+
+def _short(line: str) -> bool:
+    """Boilerplate is a short paragraph: a longer one is article prose, whatever words it has
+    (a 450-word paragraph naming "Hello! magazine" and a "non-profit empire" is a story)."""
+    return len(line.split()) <= MAX_WORDS
 
 
 def is_promo(line: str) -> bool:
@@ -79,6 +89,8 @@ def is_promo(line: str) -> bool:
     True
     """
     low = line.lower()
+    if not _short(line):
+        return False
     if not ("sign" in low or "subscri" in low or "newsletter" in low or "inbox" in low
             or "donat" in low or "support" in low or "become a" in low):
         return False  # the common case, a plain sentence: found fast

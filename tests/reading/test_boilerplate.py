@@ -168,3 +168,20 @@ def test_seed_003_loses_its_about_us_paragraph_and_nothing_else(seeds_dir):
     assert "journalists report the news in 27 languages" not in text
     assert "With reporting by AFP, The Guardian, and The Observer" in text
     assert "would have a very, very good relationship" in text
+
+
+def test_a_long_closing_paragraph_is_article_prose_whatever_words_it_has():
+    """A scraped story can come as two long paragraphs. The last one here names a magazine, a
+    non-profit and a newsletter sign-up inside the story: it is kept, and so is the story."""
+    title, first, _ = STORIES["ferry"]
+    long = ("The mayor, who told a local magazine last spring that the ferry line should become "
+            "a non-profit run by the towns it serves, has since met the crews every month. "
+            + " ".join(f"On day {n} the crews counted passengers, checked the ramps and wrote "
+                       "up what the new timetable would need." for n in range(1, 7))
+            + " Residents can sign up for the ferry newsletter to get your timetable news.")
+    assert len(long.split()) > 80
+    doc = make_document(f"{title}\n\n{first}\n\n{long}\n", id="l", source="l.txt")
+    kept = "\n".join(doc.text[a:b] for a, b in doc.spans)
+    assert first in kept and long in kept
+    short = "Residents can sign up for the ferry newsletter to get your timetable news."
+    assert is_promo(short) and not is_promo(long) and not is_self_description(long)
