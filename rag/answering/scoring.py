@@ -90,14 +90,22 @@ def coverage(terms: dict[str, float], text: str) -> float:
     return sum(w for t, w in terms.items() if t in present) / sum(terms.values())
 
 
+_WH = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b")
+
+
 def answer_type(question: str) -> AnswerType:
+    """What the question asks for, read from its first question word on: "What did Trump
+    say he told a leader who asked..." asks for words, not for the leader's name."""
     q = fold(question)
-    if re.search(r"\bhow (?:many|much)\b|\bwhat (?:share|percentage|percent|proportion|number|amount|figure)\b|"
-                 r"\bhow (?:big|large|long|far|old)\b", q):
+    wh = _WH.search(q)
+    head, find = (q[wh.start():], re.match) if wh else (q, re.search)
+    if find(r"how (?:many|much|big|large|long|far|old)\b|"
+            r"what (?:share|percentage|percent|proportion|number|amount|figure)\b", head):
         return "number"
-    if re.search(r"\bwhen\b|\bwhat (?:year|date|day|month)\b|\bwhich (?:year|date|day|month)\b|\bsince when\b", q):
+    if find(r"when\b|(?:what|which) (?:year|date|day|month)\b", head):
         return "when"
-    if re.search(r"\bwho(?:m|se)?\b|\bwhich (?:leader|person|official|politician|president|minister)\b", q):
+    if find(r"who(?:m|se)?\b|which (?:[\w-]+ )?(?:leader|person|official|politician|president|"
+            r"minister|prime minister)\b", head):
         return "who"
     return "other"
 
@@ -141,6 +149,7 @@ def _name_span(sentence: str, question: str) -> tuple[int, int] | None:
 def _number_span(sentence: str, question: str) -> tuple[int, int] | None:
     """The figure of the thing asked about: the one a word of the question follows soonest."""
     asked = set(content_terms(question))
+    duration = bool(re.search(r"\bhow long\b", fold(question)))
     found = []
     for m in _NUMBER.finditer(sentence):
         value = m.group().strip(" ,.")
@@ -149,10 +158,25 @@ def _number_span(sentence: str, question: str) -> tuple[int, int] | None:
             continue
         after = [stem(w) for w in words(sentence[m.end():m.end() + 60])[:5]]
         hits = [i for i, w in enumerate(after) if w in asked]
+        span = m.span()
+        if duration and (end := _duration_end(sentence, m)):
+            hits, span = [0], (m.start(), end)  # "a decade", "ten years" answer "how long"
         if hits:
-            found.append((hits[0], m.start(), _trim(sentence, m.span())))
+            found.append((hits[0], span[0], _trim(sentence, span)))
     return min(found)[2] if found else None
 
+
+_UNIT = re.compile(r"\s+(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|centur(?:y|ies))\b",
+                   re.IGNORECASE)
+
+
+def _duration_end(sentence: str, figure: re.Match) -> int | None:
+    """Where a duration ends: after the unit that follows the figure ("10 years"), or the
+    figure's own end when it is one ("a decade"); None when the figure counts something else."""
+    if re.search(r"decade|centur", figure.group(), re.IGNORECASE):
+        return figure.end()
+    unit = _UNIT.match(sentence, figure.end())
+    return unit.end() if unit else None
 
 # "23 of NATO's 32 countries": the 32 is the whole, not the count of those the sentence is about
 _DENOMINATOR = re.compile(r"\d[\d,.]*\s+(?:out\s+)?of\s+(?:(?:the|its|their|[\w.-]+['’]s)\s+)?$",
@@ -190,9 +214,22 @@ _YEAR = re.compile(r"(?:1[89]|20)\d\d")
 
 
 def missing_terms(question: str, vocabulary: AbstractSet[str]) -> list[str]:
-    """The salient terms of `question` whose prefix no word of the `vocabulary` shares."""
-    return [t for t in salient_terms(question)
-            if not all(part[:5] in vocabulary for part in re.findall(r"[\w$%]+", t))]
+    """The salient terms of `question` whose prefix no word of the `vocabulary` shares, less
+    those describing the answer itself ("Which *Turkish* leader", "Which *TV* outlet"): the
+    sources may name the answer without them."""
+    described = answer_description(question)
+    return [t for t in salient_terms(question) if t not in described
+            and not all(part[:5] in vocabulary for part in re.findall(r"[\w$%]+", t))]
+
+
+_DESCRIBED = re.compile(r"\b(?i:which|what)\s+((?:[A-Z][\w'’.-]*\s+)+)")
+
+
+def answer_description(question: str) -> set[str]:
+    """The capitalized words right after "which" or "what", folded: in "Which British newspaper
+    published...", "british" describes the answer rather than naming a fact the question gives."""
+    m = _DESCRIBED.search(question)
+    return {re.sub(r"'s$", "", fold(w).rstrip(".")) for w in m.group(1).split()} if m else set()
 
 
 def _trim(text: str, span: tuple[int, int]) -> tuple[int, int]:

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rag.answering.scoring import (
+    answer_description,
     answer_type,
     content_terms,
     coverage,
@@ -78,6 +79,19 @@ def test_answer_type(question, kind):
 def test_a_number_question_wins_over_when_and_who():
     assert answer_type("How many years passed between Crimea and the invasion, and when?") == "number"
     assert answer_type("When did the man who leads NATO start?") == "when"
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("What did Trump claim he told a leader who asked about defence?", "other"),
+    ("What did the man say when the vote ended?", "other"),
+    ("Which Turkish leader vetoed the bid?", "who"),
+    ("Which prime minister resigned?", "who"),
+    ("Stoltenberg said what, and who agreed?", "other"),
+])
+def test_answer_type_reads_from_the_first_question_word(question, kind):
+    """A "who" or "when" inside a relative clause does not make the question ask for a name
+    or a date: "What did Trump claim he told a leader who asked..." asks for words."""
+    assert answer_type(question) == kind
 
 
 # --- focus_span: known answers on seed sentences ------------------------------------------
@@ -261,6 +275,19 @@ def test_missing_terms():
     assert missing_terms("What did NATO say in 1999?", vocabulary) == []  # years are skipped
 
 
+def test_missing_terms_skip_the_words_describing_the_answer():
+    """"Which Turkish leader vetoed the bid?" is answered by a sentence naming Erdoğan that
+    never says "Turkish": the word describes the answer, not a fact the question gives."""
+    vocabulary = prefixes("Recep Tayyip Erdoğan had vetoed Stockholm's bid.")
+    assert answer_description("Which Turkish leader vetoed the bid?") == {"turkish"}
+    assert answer_description("Which British newspaper published the interview?") == {"british"}
+    assert answer_description("which TV outlet aired it?") == {"tv"}
+    assert answer_description("Who vetoed the bid?") == set()
+    assert missing_terms("Which Turkish leader vetoed Stockholm's bid?", vocabulary) == []
+    assert missing_terms("Did a Turkish leader veto Stockholm's bid?", vocabulary) == ["turkish"]
+    assert missing_terms("Which Turkish leader vetoed Norway's bid?", vocabulary) == ["norway"]
+
+
 def test_missing_terms_compare_five_letter_prefixes():
     vocabulary = prefixes("Norwegian fjords")
     assert "norwe" in vocabulary
@@ -274,3 +301,11 @@ def test_number_focus_is_the_part_when_the_question_does_not_ask_about_the_whole
                 "alliance's target of spending two percent of their gross domestic product.")
     assert _focus(sentence, "How many countries were set to reach 2% in 2024?") == "23"
     assert _focus("Only 3 out of 10 members agreed.", "How many members agreed?") == "3"
+
+
+def test_how_long_focus_is_the_duration_whatever_it_counts():
+    """"How long had Stoltenberg been running NATO?" is answered by "a decade" in a sentence
+    whose words after the figure ("at the helm") share nothing with the question."""
+    assert _focus(RUTTE, "How long had Stoltenberg been running NATO?") == "a decade"
+    assert _focus("He led it for 10 years, with 32 allies.", "How long did he lead it?") == "10 years"
+    assert _focus(RUTTE, "How many allies does NATO have?") is None
