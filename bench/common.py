@@ -134,3 +134,12 @@ def write_results(results: dict, folder: Path, name: str) -> Path:
     tmp.write_text(json.dumps(results, indent=2))
     os.replace(tmp, path)
     return path
+
+
+def print_report(report: dict, out: Path | None = None) -> int:
+    """Print `report` as indented JSON, also to the file `out` when given; exit status 0."""
+    text = json.dumps(report, indent=1)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0

@@ -203,17 +203,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "build":
         print(json.dumps(build(args.src, args.out, weeks=args.weeks, exclude=args.exclude)))
         return 0
+    from bench.common import print_report
     from rag.indexing.embed import get_embedder
 
     report = run(args.folder, index_dir=args.index, k=args.k, dated=args.as_of_question_date,
                  say=lambda t: print(t, file=sys.stderr, flush=True),
                  embedder=get_embedder(args.model) if args.model else None,
                  chunk_tokens=args.chunk_tokens)
-    text = json.dumps(report, indent=1)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
-    print(text)
-    return 0
+    return print_report(report, args.out)
 
 
 if __name__ == "__main__":

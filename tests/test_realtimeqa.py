@@ -109,3 +109,37 @@ def test_a_held_out_set_leaves_out_the_weeks_of_another(tmp_path):
     build(src, tmp_path / "first", weeks=1)
     summary = build(src, tmp_path / "held-out", exclude=tmp_path / "first")
     assert summary["weeks"] == 1 and summary["first"] == "20230113"
+
+
+# --- bench.refusals: questions of weeks the index does not hold ---------------------------
+
+def test_refusals_compare_right_answers_with_questions_the_index_does_not_cover(tmp_path):
+    from bench.refusals import main as refusals_main
+    from bench.refusals import run as refusals_run
+
+    src = stand_in(tmp_path)
+    build(src, tmp_path / "covered", weeks=1)  # 20230106: two questions, answered from its articles
+    build(src, tmp_path / "other", exclude=tmp_path / "covered")  # 20230113: not indexed
+    report = refusals_run(tmp_path / "covered", tmp_path / "other", index_dir=tmp_path / "index",
+                          embedder=FakeEmbedder())
+    assert report["questions"] == 3
+    assert report["uncovered"] == 1  # the lawnmower recall is in no indexed article
+    assert report["right"] >= 1
+    shares = {row["threshold"]: row for row in report["thresholds"]}
+    assert shares[0.9]["uncovered_refused"] >= shares[0.42]["uncovered_refused"]
+    assert all(0.0 <= row["right_refused"] <= 1.0 for row in report["thresholds"])
+    assert refusals_main([str(tmp_path / "nowhere"), str(tmp_path / "other")]) == 1
+
+
+def test_refusals_sweep_on_known_scores():
+    from bench.refusals import sweep
+
+    rows = [{"score": s, "rule": False, "right": True, "uncovered": False} for s in (0.8, 0.9, 1.0)]
+    rows += [{"score": s, "rule": r, "right": False, "uncovered": True}
+             for s, r in ((0.3, False), (0.95, True))]
+    report = sweep(rows)
+    assert report["auc"] == 0.6667  # 4 of the 6 pairs ordered: AUC reads scores, not rules
+    fixed = {row["threshold"]: row for row in report["thresholds"] if row["chosen_by"] == "fixed"}
+    assert fixed[0.42] == {"threshold": 0.42, "chosen_by": "fixed", "right_refused": 0.0,
+                           "uncovered_refused": 1.0}
+    assert fixed[0.9]["right_refused"] == 0.333
