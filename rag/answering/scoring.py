@@ -178,6 +178,7 @@ def _duration_end(sentence: str, figure: re.Match) -> int | None:
     unit = _UNIT.match(sentence, figure.end())
     return unit.end() if unit else None
 
+
 # "23 of NATO's 32 countries": the 32 is the whole, not the count of those the sentence is about
 _DENOMINATOR = re.compile(r"\d[\d,.]*\s+(?:out\s+)?of\s+(?:(?:the|its|their|[\w.-]+['’]s)\s+)?$",
                           re.IGNORECASE)
