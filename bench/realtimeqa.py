@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.common import print_report
+
 NOTA = "none of the above"
 
 
@@ -203,7 +205,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "build":
         print(json.dumps(build(args.src, args.out, weeks=args.weeks, exclude=args.exclude)))
         return 0
-    from bench.common import print_report
     from rag.indexing.embed import get_embedder
 
     report = run(args.folder, index_dir=args.index, k=args.k, dated=args.as_of_question_date,

@@ -43,7 +43,7 @@ def ask_all(covered: Path, other: Path, answerer) -> list[dict]:
             answer = answerer.ask(q.question)
             first = bool(answer.citations) and contains_answer(answer.citations[0].quote, [q.answer])
             score = answer.confidence if answer.confidence is not None else answer.score
-            rows.append({"set": name, "id": q.id, "rule": answer.refused, "score": float(score),
+            rows.append({"rule": answer.refused, "score": float(score),
                          "right": first and not answer.refused,
                          "uncovered": name == "other" and not any(
                              contains_answer(p.text, [q.answer]) for p in passages)})
@@ -97,10 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reader", choices=("cheap", "learned"), default="cheap")
     ap.add_argument("--out", type=Path, default=None, help="also write the report here (JSON)")
     args = ap.parse_args(argv)
-    for folder in (args.covered, args.other):
-        if not (folder / "questions.jsonl").is_file():
-            print(f"error: {folder} holds no questions.jsonl; build it with "
-                  "python -m bench.realtimeqa build", file=sys.stderr)
+    for need in (args.covered / "corpus.jsonl", args.covered / "questions.jsonl",
+                 args.other / "questions.jsonl"):
+        if not need.is_file():
+            print(f"error: {need} is missing; build the set with python -m bench.realtimeqa build",
+                  file=sys.stderr)
             return 1
     return print_report(run(args.covered, args.other, index_dir=args.index, reader=args.reader),
                         args.out)

@@ -98,7 +98,9 @@ def answer_type(question: str) -> AnswerType:
     say he told a leader who asked..." asks for words, not for the leader's name."""
     q = fold(question)
     wh = _WH.search(q)
-    head, find = (q[wh.start():], re.match) if wh else (q, re.search)
+    if wh is None:
+        return "other"
+    head, find = q[wh.start():], re.match
     if find(r"how (?:many|much|big|large|long|far|old)\b|"
             r"what (?:share|percentage|percent|proportion|number|amount|figure)\b", head):
         return "number"
@@ -207,8 +209,13 @@ def salient_terms(question: str) -> list[str]:
         if _YEAR.fullmatch(w):
             continue  # a year is as often the article's date as a word of its text
         if (i > 0 and word[:1].isupper()) or any(ch.isdigit() for ch in w):
-            out.append(re.sub(r"'s$", "", w))
+            out.append(_term(w))
     return out
+
+
+def _term(word: str) -> str:
+    """A question word as the terms compare it: folded, without a final dot or possessive."""
+    return re.sub(r"'s$", "", fold(word).rstrip("."))
 
 
 _YEAR = re.compile(r"(?:1[89]|20)\d\d")
@@ -230,7 +237,7 @@ def answer_description(question: str) -> set[str]:
     """The capitalized words right after "which" or "what", folded: in "Which British newspaper
     published...", "british" describes the answer rather than naming a fact the question gives."""
     m = _DESCRIBED.search(question)
-    return {re.sub(r"'s$", "", fold(w).rstrip(".")) for w in m.group(1).split()} if m else set()
+    return {_term(w) for w in m.group(1).split()} if m else set()
 
 
 def _trim(text: str, span: tuple[int, int]) -> tuple[int, int]:
