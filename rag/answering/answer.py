@@ -215,13 +215,15 @@ class Answerer:
 
     def candidates(self, query: str, passages: list[Passage],
                    docs: dict[str, Document]) -> list[_Candidate]:
-        """Every sentence of `passages` scored as the answer is chosen (dense similarity, plus
-        the weighted coverage of the question's words, plus the type bonus), best first."""
+        """Every sentence of `passages` that is not itself a question, scored as the answer is
+        chosen (dense similarity, plus the weighted coverage of the question's words, plus the
+        type bonus), best first."""
         spans = []
         for p in passages:
             text = docs[p.doc_id].text
             for a, b in sentences(text, p.start, p.end):
-                if len(text[a:b].split()) >= self.config.min_words:
+                if len(text[a:b].split()) >= self.config.min_words \
+                        and not scoring.is_question(text[a:b]):
                     spans.append((p, a, b, text[a:b]))
         if not spans:
             return []
@@ -287,7 +289,7 @@ class Answerer:
         kind = scoring.answer_type(query)
         if self.reader is None and self.config.typed_window and kind != "other" \
                 and not any(c.focus for c in candidates[: self.config.typed_window]):
-            wanted = {"who": "a person's name", "when": "a date", "number": "a matching figure"}[kind]
+            wanted = {"who": "a person's name", "name": "a name", "when": "a date", "number": "a matching figure"}[kind]
             return [f"no close sentence gives {wanted}"]
         if score < self.threshold:
             what = "the best evidence scores" if self.reader is None else "the reader's confidence is"

@@ -2,7 +2,8 @@
 
 - `content_terms`: the words of a question that carry meaning (no stop words), with
   names and numbers marked, folded for matching (case, accents, no-break spaces).
-- `answer_type`: who / when / number / other, from the question's wording.
+- `answer_type`: who / name / when / number / other, from the wording of the sentence that
+  asks (`asking_part`), not of a statement before it.
 - `focus_span`: inside a sentence, the span that answers that type (a name, a date, a
   number or amount), as offsets into the sentence.
 - `figures`: the (number, thing counted) pairs a sentence states, to spot sources that
@@ -17,9 +18,10 @@ import re
 from collections.abc import Set as AbstractSet
 from typing import Literal
 
+from ..reading.chunk import sentences
 from ..reading.text import fold, words
 
-AnswerType = Literal["who", "when", "number", "other"]
+AnswerType = Literal["who", "name", "when", "number", "other"]
 
 STOP = frozenset("""
 a about above after again against all also am an and any are as at be because been before being
@@ -41,6 +43,7 @@ _DATE = re.compile(
     r"\b\d{4}-\d{2}-\d{2}\b|\b(?:1[89]\d\d|20\d\d)\b",
     re.IGNORECASE,
 )
+_CALENDAR = re.compile(rf"{_MONTHS}|(?:mon|tues|wednes|thurs|fri|satur|sun)day", re.IGNORECASE)
 _SPELLED = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
             r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
             r"eighty|ninety|hundred|thousand|dozen|half|a decade|a dozen")
@@ -91,12 +94,32 @@ def coverage(terms: dict[str, float], text: str) -> float:
 
 
 _WH = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b")
+# "which (one or two describing words) noun": the nouns that name a person, or a named thing
+_DESCRIBING = r"(?:(?!(?:is|was|are|were|did|does|do|has|have|had|will|would|can|could|the|a|an)\b)[\w-]+ ){0,2}"
+_PERSON = (r"leader|person|official|politician|president|minister|prime minister|celebrity|singer|"
+           r"actor|actress|star|musician|rapper|player|athlete|footballer|quarterback|coach|senator|"
+           r"governor|mayor|ceo|founder|author|writer|director|billionaire|candidate|judge|artist|"
+           r"comedian|host|astronaut|scientist|journalist|prince|princess|king|queen|pope")
+_NAMED = (r"country|nation|state|city|town|capital|region|province|island|continent|company|firm|"
+          r"brand|retailer|carmaker|automaker|airline|bank|network|channel|newspaper|outlet|"
+          r"magazine|app|platform|website|team|club|band|party|organi[sz]ation|agency|university|"
+          r"airport|river|language|giant")
+
+
+def asking_part(question: str) -> str:
+    """The sentence of `question` that asks, when a statement comes first ("Sen. Feinstein
+    will not run again. What year was she first elected?"): the last sentence with a question
+    mark or a question word; the whole question otherwise."""
+    parts = [question[a:b] for a, b in sentences(question)]
+    asking = [p for p in parts if p.rstrip().endswith("?") or _WH.search(fold(p))]
+    return asking[-1] if len(parts) > 1 and asking else question
 
 
 def answer_type(question: str) -> AnswerType:
     """What the question asks for, read from its first question word on: "What did Trump
-    say he told a leader who asked..." asks for words, not for the leader's name."""
-    q = fold(question)
+    say he told a leader who asked..." asks for words, not for the leader's name. A statement
+    before the asking sentence is not read."""
+    q = fold(asking_part(question))
     wh = _WH.search(q)
     if wh is None:
         return "other"
@@ -106,10 +129,17 @@ def answer_type(question: str) -> AnswerType:
         return "number"
     if find(r"when\b|(?:what|which) (?:year|date|day|month)\b", head):
         return "when"
-    if find(r"who(?:m|se)?\b|which (?:[\w-]+ )?(?:leader|person|official|politician|president|"
-            r"minister|prime minister)\b", head):
+    if find(rf"who(?:m|se)?\b|(?:which|what) {_DESCRIBING}(?:{_PERSON})s?\b", head):
         return "who"
+    if find(rf"(?:which|what) {_DESCRIBING}(?:{_NAMED})\b", head):
+        return "name"
     return "other"
+
+
+def is_question(sentence: str) -> bool:
+    """True when `sentence` asks rather than states (it ends with a question mark, before any
+    closing quote or bracket): it answers nothing."""
+    return sentence.rstrip().rstrip("\"'”’)]»").endswith("?")
 
 
 _SEVERAL = re.compile(r"\b(?:what|which|who) (?:are|were)\b|\blist\b|\bname (?:the|all|two|three|some)\b|"
@@ -125,22 +155,24 @@ def asks_for_several(question: str) -> bool:
 def focus_span(sentence: str, kind: AnswerType, question: str = "") -> tuple[int, int] | None:
     """The (start, end) in `sentence` that answers a who/when/number question, if any."""
     if kind == "when":
-        m = _DATE.search(sentence)
-        return m.span() if m else None
+        given = fold(question)
+        return next((m.span() for m in _DATE.finditer(sentence) if fold(m.group()) not in given),
+                    None)
     if kind == "number":
         return _number_span(sentence, question)
-    if kind == "who":
-        return _name_span(sentence, question)
+    if kind in ("who", "name"):
+        return _name_span(sentence, question, single=kind == "name")
     return None
 
 
-def _name_span(sentence: str, question: str) -> tuple[int, int] | None:
-    """A name the question does not give, preferring one beside a word of the question."""
+def _name_span(sentence: str, question: str, *, single: bool = False) -> tuple[int, int] | None:
+    """A name the question does not give, preferring one beside a word of the question; with
+    `single`, a one-word name ("Brazil") counts where it does not start the sentence."""
     asked = {stem(w) for w in words(question)}
     terms = set(content_terms(question))
     found = []
     for run in _name_runs(sentence):
-        span = _strip_titles(sentence, run)
+        span = _strip_titles(sentence, run, single=single)
         if span is None or {stem(w) for w in words(sentence[span[0]:span[1]])} & asked:
             continue
         near = [stem(w) for w in words(sentence[max(0, span[0] - 50):span[1] + 50])]
@@ -260,7 +292,8 @@ def _name_runs(sentence: str):
             yield start, m.end()
 
 
-def _strip_titles(sentence: str, span: tuple[int, int]) -> tuple[int, int] | None:
+def _strip_titles(sentence: str, span: tuple[int, int], *,
+                  single: bool = False) -> tuple[int, int] | None:
     """The person's name in a capitalized run: no leading titles ('former Dutch Prime
     Minister') or possessors ("Turkey's"), no trailing possessive."""
     a, b = span
@@ -268,7 +301,8 @@ def _strip_titles(sentence: str, span: tuple[int, int]) -> tuple[int, int] | Non
     while tokens and (tokens[0].group().casefold().strip(",.") in _TITLES
                       or re.search(r"['’]s$", tokens[0].group()) and len(tokens) > 1):
         tokens.pop(0)
-    if len(tokens) < 2:
+    if len(tokens) < 2 and not (single and tokens and a + tokens[0].start() > 0
+                                and not _CALENDAR.fullmatch(tokens[0].group().strip(",."))):
         return None  # a lone capitalized word is as often a place, month or sentence start
     start, end = a + tokens[0].start(), a + tokens[-1].end()
     if re.search(r"['’]s$", sentence[start:end]):

@@ -20,7 +20,7 @@ from ..answering.scoring import answer_type
 from ..errors import EvalSetError
 from ..reading.text import fold
 
-_TYPES = {"who": "factoid", "when": "date", "number": "number", "other": "factoid"}
+_TYPES = {"who": "factoid", "name": "factoid", "when": "date", "number": "number", "other": "factoid"}
 
 
 def candidates_from_feedback(feedback: str | Path, *, known: set[str] = frozenset()) -> list[dict]:

@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 from rag.answering.scoring import (
     answer_description,
     answer_type,
+    asking_part,
     content_terms,
     coverage,
     figures,
     focus_span,
+    is_question,
     missing_terms,
     salient_terms,
     stem,
@@ -92,6 +94,62 @@ def test_answer_type_reads_from_the_first_question_word(question, kind):
     """A "who" or "when" inside a relative clause does not make the question ask for a name
     or a date: "What did Trump claim he told a leader who asked..." asks for words."""
     assert answer_type(question) == kind
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("Which celebrity showed off a baby bump?", "who"),
+    ("Which NFL star requested a trade?", "who"),
+    ("Prince Harry and which famous musician are suing the publisher?", "who"),
+    ("What president signed the bill?", "who"),
+    ("Which country won the contest?", "name"),
+    ("Huge crowds lined the streets of which country to mourn him?", "name"),
+    ("Which iconic food brand has a new logo?", "name"),
+    ("What city hosted the summit?", "name"),
+    ("What did the president say about the summit?", "other"),
+    ("What is the capital of France?", "other"),
+    ("Which of these teams did not advance?", "other"),
+])
+def test_which_noun_asks_for_a_person_or_a_named_thing(question, kind):
+    """"Which (one or two describing words) noun": a noun for a person asks who; a noun for
+    a country, city, company, team... asks for a name; an auxiliary is not a describing word."""
+    assert answer_type(question) == kind
+
+
+def test_answer_type_reads_the_sentence_that_asks():
+    """A statement before the question is context: its "who" or its year are not asked."""
+    question = ("Dianne Feinstein, who said this week she will not run again in 2024, is 89. "
+                "What year was she first elected?")
+    assert asking_part(question) == "What year was she first elected?"
+    assert answer_type(question) == "when"
+    assert answer_type("The Spurs won the lottery. Who did they pick last time?") == "who"
+    assert asking_part("Who will succeed Stoltenberg?") == "Who will succeed Stoltenberg?"
+    assert asking_part("Tell me about the summit. Thanks.") == "Tell me about the summit. Thanks."
+
+
+def test_a_date_the_question_gives_is_not_the_answer():
+    sentence = "Feinstein, who won't run in 2024, was first elected in 1992."
+    assert _focus(sentence, "She won't run in 2024. What year was she first elected?") == "1992"
+    assert _focus("She said so in 2024.", "What did she say in 2024? When?") is None
+
+
+def test_a_named_thing_may_be_one_word_but_not_the_first_of_the_sentence():
+    assert _focus("In Brazil, mourners paid tribute to him.", "Which country mourned Pelé?") == "Brazil"
+    assert _focus("Sweden and North Macedonia led the vote.", "Which country won?") \
+        == "North Macedonia"  # a lone first word is as often "Officials" as "Sweden"
+    assert _focus("Officials said the vote was close.", "Which country won?") is None
+    assert _focus("The vote ended in March.", "Which country won?") is None
+    assert _focus("In Brazil, mourners paid tribute.", "Who mourned?") is None  # a person: 2 words
+
+
+@pytest.mark.parametrize("sentence, asks", [
+    ("Who will perform at the Super Bowl halftime show?", True),
+    ("Should “Taco Tuesday” belong to one taco chain?”", True),
+    ("Will the alliance hold (and for how long?)", True),
+    ('"Why?" he asked.', False),
+    ("Rutte takes over on Oct. 1.", False),
+])
+def test_is_question(sentence, asks):
+    assert is_question(sentence) is asks
 
 
 # --- focus_span: known answers on seed sentences ------------------------------------------
@@ -177,7 +235,7 @@ def test_other_questions_have_no_focus():
     assert focus_span(RUTTE, "other", "What happens on Oct. 1?") is None
 
 
-@given(st.text(max_size=200), st.sampled_from(["who", "when", "number", "other"]),
+@given(st.text(max_size=200), st.sampled_from(["who", "name", "when", "number", "other"]),
        st.text(max_size=60))
 def test_a_focus_span_is_a_nonempty_range_inside_the_sentence(sentence, kind, question):
     span = focus_span(sentence, kind, question)
