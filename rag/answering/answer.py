@@ -288,7 +288,7 @@ class Answerer:
             return [f"the sources never mention {', '.join(missing)}"]
         kind = scoring.answer_type(query)
         if self.reader is None and self.config.typed_window and kind != "other" \
-                and not any(c.focus for c in candidates[: self.config.typed_window]):
+                and not any(_gives(c, kind, query) for c in candidates[: self.config.typed_window]):
             wanted = {"who": "a person's name", "name": "a name", "when": "a date", "number": "a matching figure"}[kind]
             return [f"no close sentence gives {wanted}"]
         if score < self.threshold:
@@ -355,3 +355,8 @@ def verified(citations: list[Citation], docs, passages) -> list[Citation]:
     return [replace(c, n=i) for i, c in enumerate(good, start=1)]
 
 
+def _gives(candidate: _Candidate, kind: scoring.AnswerType, query: str) -> bool:
+    """Whether a candidate gives the kind of thing asked: its focus, or for "who" a one-word
+    name ("Hungary" vetoed the bid, "Putin" said), which is too loose to bold as the answer."""
+    return candidate.focus is not None or (
+        kind == "who" and scoring.focus_span(candidate.text, "name", query) is not None)

@@ -161,19 +161,21 @@ def focus_span(sentence: str, kind: AnswerType, question: str = "") -> tuple[int
     if kind == "number":
         return _number_span(sentence, question)
     if kind in ("who", "name"):
-        return _name_span(sentence, question, single=kind == "name")
+        return _name_span(sentence, question, person=kind == "who")
     return None
 
 
-def _name_span(sentence: str, question: str, *, single: bool = False) -> tuple[int, int] | None:
-    """A name the question does not give, preferring one beside a word of the question; with
-    `single`, a one-word name ("Brazil") counts where it does not start the sentence."""
+def _name_span(sentence: str, question: str, *, person: bool = False) -> tuple[int, int] | None:
+    """A name the question does not give, preferring one beside a word of the question. For
+    a person it is a full name ("Mark Rutte"); otherwise one word ("Brazil") will do where it
+    does not start the sentence."""
     asked = {stem(w) for w in words(question)}
     terms = set(content_terms(question))
     found = []
     for run in _name_runs(sentence):
-        span = _strip_titles(sentence, run, single=single)
-        if span is None or {stem(w) for w in words(sentence[span[0]:span[1]])} & asked:
+        span = _strip_titles(sentence, run)
+        if span is None or (person and len(sentence[span[0]:span[1]].split()) < 2) \
+                or {stem(w) for w in words(sentence[span[0]:span[1]])} & asked:
             continue
         near = [stem(w) for w in words(sentence[max(0, span[0] - 50):span[1] + 50])]
         found.append((not (set(near) & terms), span[0], span))
@@ -262,6 +264,7 @@ def missing_terms(question: str, vocabulary: AbstractSet[str]) -> list[str]:
             and not all(part[:5] in vocabulary for part in re.findall(r"[\w$%]+", t))]
 
 
+
 _DESCRIBED = re.compile(r"\b(?i:which|what)\s+((?:[A-Z][\w'’.-]*\s+)+)")
 
 
@@ -292,8 +295,7 @@ def _name_runs(sentence: str):
             yield start, m.end()
 
 
-def _strip_titles(sentence: str, span: tuple[int, int], *,
-                  single: bool = False) -> tuple[int, int] | None:
+def _strip_titles(sentence: str, span: tuple[int, int]) -> tuple[int, int] | None:
     """The person's name in a capitalized run: no leading titles ('former Dutch Prime
     Minister') or possessors ("Turkey's"), no trailing possessive."""
     a, b = span
@@ -301,9 +303,9 @@ def _strip_titles(sentence: str, span: tuple[int, int], *,
     while tokens and (tokens[0].group().casefold().strip(",.") in _TITLES
                       or re.search(r"['’]s$", tokens[0].group()) and len(tokens) > 1):
         tokens.pop(0)
-    if len(tokens) < 2 and not (single and tokens and a + tokens[0].start() > 0
-                                and not _CALENDAR.fullmatch(tokens[0].group().strip(",."))):
-        return None  # a lone capitalized word is as often a place, month or sentence start
+    if not tokens or len(tokens) == 1 and (a + tokens[0].start() == 0 or
+                                           _CALENDAR.fullmatch(tokens[0].group().strip(",."))):
+        return None  # a lone first word is as often "Officials" as "Sweden"; or a month
     start, end = a + tokens[0].start(), a + tokens[-1].end()
     if re.search(r"['’]s$", sentence[start:end]):
         end -= 2

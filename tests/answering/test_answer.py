@@ -413,3 +413,20 @@ def test_the_threshold_defaults_to_the_readers_own(retriever, answerer):
 def test_an_unknown_reader_lists_the_known_ones():
     with pytest.raises(ValueError, match="choose one of learned, cheap"):
         AnswerConfig(reader="bert")
+
+
+def test_a_who_question_answered_by_a_one_word_name_is_not_refused(tmp_path):
+    """"Who vetoed Sweden's bid?" is answered by "Hungary": a one-word name gives what a
+    "who" question asks (the issue's example), though only a full name is bolded as a person."""
+    embedder = FakeEmbedder()
+    corpus = write_corpus(tmp_path / "corpus", {"vote.txt": (
+        "The alliance vote\n\nFor months the parliament of Hungary vetoed the bid of Sweden to "
+        "join the alliance, and the vote waited.\n")})
+    build_index([corpus], index_dir=tmp_path / "index", embedder=embedder)
+    retriever = Retriever.load(tmp_path / "index", embedder=embedder)
+    try:
+        answer = Answerer(retriever).ask("Who vetoed the bid of Sweden?")
+    finally:
+        retriever.store.close()
+    assert not answer.refused, answer.notes
+    assert "Hungary" in answer.citations[0].quote and answer.focus is None
