@@ -95,7 +95,8 @@ def coverage(terms: dict[str, float], text: str) -> float:
 
 _WH = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b")
 # "which (one or two describing words) noun": the nouns that name a person, or a named thing
-_DESCRIBING = r"(?:(?!(?:is|was|are|were|did|does|do|has|have|had|will|would|can|could|the|a|an)\b)[\w-]+ ){0,2}"
+_DESCRIBING = (r"(?:(?!(?:is|was|are|were|did|does|do|has|have|had|will|would|can|could|"
+               r"the|a|an)\b)[\w-]+ ){0,2}")
 _PERSON = (r"leader|person|official|politician|president|minister|prime minister|celebrity|singer|"
            r"actor|actress|star|musician|rapper|player|athlete|footballer|quarterback|coach|senator|"
            r"governor|mayor|ceo|founder|author|writer|director|billionaire|candidate|judge|artist|"
@@ -153,7 +154,7 @@ def asks_for_several(question: str) -> bool:
 
 
 def focus_span(sentence: str, kind: AnswerType, question: str = "") -> tuple[int, int] | None:
-    """The (start, end) in `sentence` that answers a who/when/number question, if any."""
+    """The (start, end) in `sentence` that answers a who/name/when/number question, if any."""
     if kind == "when":
         given = fold(question)
         return next((m.span() for m in _DATE.finditer(sentence) if fold(m.group()) not in given),
@@ -264,7 +265,6 @@ def missing_terms(question: str, vocabulary: AbstractSet[str]) -> list[str]:
             and not all(part[:5] in vocabulary for part in re.findall(r"[\w$%]+", t))]
 
 
-
 _DESCRIBED = re.compile(r"\b(?i:which|what)\s+((?:[A-Z][\w'’.-]*\s+)+)")
 
 
@@ -296,8 +296,9 @@ def _name_runs(sentence: str):
 
 
 def _strip_titles(sentence: str, span: tuple[int, int]) -> tuple[int, int] | None:
-    """The person's name in a capitalized run: no leading titles ('former Dutch Prime
-    Minister') or possessors ("Turkey's"), no trailing possessive."""
+    """The name in a capitalized run: no leading titles ('former Dutch Prime Minister') or
+    possessors ("Turkey's"), no trailing possessive; None for a lone word that starts the
+    sentence or names a month or a day."""
     a, b = span
     tokens = [t for t in re.finditer(r"\S+", sentence[a:b])]
     while tokens and (tokens[0].group().casefold().strip(",.") in _TITLES

@@ -367,4 +367,3 @@ def test_how_long_focus_is_the_duration_whatever_it_counts():
     assert _focus(RUTTE, "How long had Stoltenberg been running NATO?") == "a decade"
     assert _focus("He led it for 10 years, with 32 allies.", "How long did he lead it?") == "10 years"
     assert _focus(RUTTE, "How many allies does NATO have?") is None
-
