@@ -233,9 +233,11 @@ class Answerer:
         kind = scoring.answer_type(query)
         out = []
         for (p, a, b, text), d, v in zip(spans, dense, vectors[1:]):
-            focus = scoring.focus_span(text, kind, query) if kind != "other" else None
+            dated = scoring.with_years(text, p.date)
+            focus = scoring.focus_span(text, kind, query) \
+                if kind != "other" and not scoring.other_years(dated, query) else None
             typed = self.config.type_weight if focus else 0.0
-            score = float(d) + self.config.lexical_weight * scoring.coverage(terms, text) + typed
+            score = float(d) + self.config.lexical_weight * scoring.coverage(terms, dated) + typed
             out.append(_Candidate(p, a, b, text, score, float(d), focus, v))
         out.sort(key=lambda c: (-c.score, c.passage.rank, c.start))
         return out

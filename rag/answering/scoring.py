@@ -254,6 +254,26 @@ def _term(word: str) -> str:
 
 
 _YEAR = re.compile(r"(?:1[89]|20)\d\d")
+_YEARS = re.compile(r"\b(?:1[89]|20)\d\d\b")
+
+
+def with_years(sentence: str, date: str | None) -> str:
+    """`sentence` followed by the years its "this year" and "last year" mean in a document
+    of `date` (YYYY-MM-DD), to compare with the years a question names."""
+    year = int(date[:4]) if date and date[:4].isdigit() else None
+    if year is None:
+        return sentence
+    said = [str(year - (w.lower() == "last")) for w in re.findall(r"\b(this|last)\s+year\b",
+                                                                   sentence, re.IGNORECASE)]
+    return " ".join([sentence, *said])
+
+
+def other_years(sentence: str, question: str) -> bool:
+    """True when the question names a year and the sentence names years, none of them that
+    one: "seven countries met the target in 2022" does not answer a question about 2024."""
+    asked = set(_YEARS.findall(question))
+    named = set(_YEARS.findall(sentence))
+    return bool(asked and named and not asked & named)
 
 
 def missing_terms(question: str, vocabulary: AbstractSet[str]) -> list[str]:

@@ -17,8 +17,10 @@ from rag.answering.scoring import (
     focus_span,
     is_question,
     missing_terms,
+    other_years,
     salient_terms,
     stem,
+    with_years,
 )
 from rag.reading.text import prefixes
 
@@ -367,3 +369,28 @@ def test_how_long_focus_is_the_duration_whatever_it_counts():
     assert _focus(RUTTE, "How long had Stoltenberg been running NATO?") == "a decade"
     assert _focus("He led it for 10 years, with 32 allies.", "How long did he lead it?") == "10 years"
     assert _focus(RUTTE, "How many allies does NATO have?") is None
+
+
+@pytest.mark.parametrize("sentence, question, other", [
+    ("As of 2022, seven countries met the target, up from three in 2014.",
+     "How many countries were set to reach 2% in 2024?", True),
+    ("In 2024, 23 of 32 countries were set to reach it, up from three in 2014.",
+     "How many countries were set to reach 2% in 2024?", False),
+    ("23 of NATO's 32 countries were set this year to reach the target.",
+     "How many countries were set to reach 2% in 2024?", False),  # no year: cannot tell
+    ("As of 2022, seven countries met the target.", "How many countries met the target?", False),
+    ("The 2018-19 grants reached 7 million students.", "How much will grants rise in 2023?", True),
+])
+def test_other_years(sentence, question, other):
+    """A sentence naming only other years than the question's is about another time."""
+    assert other_years(sentence, question) is other
+
+
+def test_this_year_is_the_year_of_the_documents_date():
+    """"Set this year to reach the target" in an article of 2024-09-19 speaks of 2024."""
+    sentence = "At the last count, 23 of NATO's 32 countries were set this year to reach it."
+    assert with_years(sentence, "2024-09-19").endswith(" 2024")
+    assert with_years("Up from last year.", "2024-01-02").endswith(" 2023")
+    assert with_years(sentence, None) == sentence
+    assert not other_years(with_years(sentence, "2024-09-19"), "How many reached 2% in 2024?")
+    assert other_years(with_years(sentence, "2023-07-01"), "How many reached 2% in 2024?")

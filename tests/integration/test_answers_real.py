@@ -131,3 +131,18 @@ def test_when_does_he_start_after_the_succession_question_finds_oct_1(answerer, 
     assert any("Oct. 1" in c.quote for c in answer.citations), (
         answer.standalone_query, [(c.doc_id, c.quote) for c in answer.citations])
     assert all(check_citation(c, docs, answer.passages) for c in answer.citations)
+
+
+def test_the_figure_of_the_year_asked_is_bolded(answerer):
+    """Issue 13: "how many countries were set to reach 2% in 2024" once bolded "seven" (a 2022
+    figure) and "32"; the answer is 23, "set this year" in an article of 2024-09-19."""
+    answer = answerer.ask("How many countries were set to reach 2% in 2024?")
+    first = answer.citations[0]
+    assert first.doc_id == RUTTE_DOC and answer.focus == "23", (answer.focus, first.quote)
+
+
+def test_who_vetoed_swedens_bid_is_answered_with_hungary(answerer):
+    """Issue 13 lists this question among the wrongful refusals: Hungary is a one-word name."""
+    answer = answerer.ask("Who vetoed Sweden's bid?")
+    assert not answer.refused, answer.notes
+    assert "Hungary" in answer.citations[0].quote
