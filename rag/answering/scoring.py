@@ -253,8 +253,7 @@ def _term(word: str) -> str:
     return re.sub(r"'s$", "", fold(word).rstrip("."))
 
 
-_YEAR = re.compile(r"(?:1[89]|20)\d\d")
-_YEARS = re.compile(r"\b(?:1[89]|20)\d\d\b")
+_YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
 
 
 def with_years(sentence: str, date: str | None) -> str:
@@ -271,8 +270,8 @@ def with_years(sentence: str, date: str | None) -> str:
 def other_years(sentence: str, question: str) -> bool:
     """True when the question names a year and the sentence names years, none of them that
     one: "seven countries met the target in 2022" does not answer a question about 2024."""
-    asked = set(_YEARS.findall(question))
-    named = set(_YEARS.findall(sentence))
+    asked = set(_YEAR.findall(question))
+    named = set(_YEAR.findall(sentence))
     return bool(asked and named and not asked & named)
 
 
