@@ -288,6 +288,8 @@ class Answerer:
         missing = scoring.missing_terms(query, self.vocabulary())
         if missing:
             return [f"the sources never mention {', '.join(missing)}"]
+        if candidates and scoring.unsettled(candidates[0].text, query):
+            return ["the closest source says this is not known yet"]
         kind = scoring.answer_type(query)
         if self.reader is None and self.config.typed_window and kind != "other" \
                 and not any(_gives(c, kind, query) for c in candidates[: self.config.typed_window]):

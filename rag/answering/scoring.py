@@ -187,13 +187,18 @@ def _number_span(sentence: str, question: str) -> tuple[int, int] | None:
     """The figure of the thing asked about: the one a word of the question follows soonest."""
     asked = set(content_terms(question))
     duration = bool(re.search(r"\bhow long\b", fold(question)))
+    total = bool(_ASKS_TOTAL.search(fold(question)))
     found = []
     for m in _NUMBER.finditer(sentence):
         value = m.group().strip(" ,.")
         if not value or _DATE.fullmatch(value) or _after_month(sentence, m.start()) \
-                or _whole_not_asked(sentence[max(0, m.start() - 40):m.start()], asked):
+                or not total and _whole_not_asked(sentence[max(0, m.start() - 40):m.start()], asked):
             continue
-        after = [stem(w) for w in words(sentence[m.end():m.end() + 60])[:5]]
+        whole = _OF_WHOLE.match(sentence, m.end())  # "18 of the alliance's 32 countries are..."
+        if whole and total:
+            continue  # a part is not the total asked for
+        rest = whole.end() if whole else m.end()
+        after = [stem(w) for w in words(sentence[rest:rest + 60])[:5]]
         hits = [i for i, w in enumerate(after) if w in asked]
         span = m.span()
         if duration and (end := _duration_end(sentence, m)):
@@ -216,9 +221,17 @@ def _duration_end(sentence: str, figure: re.Match) -> int | None:
     return unit.end() if unit else None
 
 
+# "How many members does NATO have?" asks for the whole, "32" in "18 of the alliance's 32"
+_ASKS_TOTAL = re.compile(r"\bhow many\b[^?]*\b(?:do|does|did)\b[^?]*\b(?:have|has|had|count|number)\b\W*$")
+
 # "23 of NATO's 32 countries": the 32 is the whole, not the count of those the sentence is about
-_DENOMINATOR = re.compile(r"\d[\d,.]*\s+(?:out\s+)?of\s+(?:(?:the|its|their|[\w.-]+['’]s)\s+)?$",
+_DENOMINATOR = re.compile(r"\d[\d,.]*\s+(?:out\s+)?of\s+(?:(?:the|its|their)\s+)?(?:[\w.-]+['’]s\s+)?$",
                           re.IGNORECASE)
+
+
+# what follows a part before the words about it: "18| of the alliance's 32| countries are..."
+_OF_WHOLE = re.compile(r"\s+(?:out\s+)?of\s+(?:(?:the|its|their)\s+)?(?:[\w.-]+['’]s\s+)?"
+                       r"\d[\d,.]*(?=\s)", re.IGNORECASE)
 
 
 def _whole_not_asked(before: str, asked: set[str]) -> bool:
@@ -273,6 +286,23 @@ def other_years(sentence: str, question: str) -> bool:
     asked = set(_YEAR.findall(question))
     named = set(_YEAR.findall(sentence))
     return bool(asked and named and not asked & named)
+
+
+# the source says the outcome is not known yet: "allies wait to see if Trump will win"
+_UNSETTLED = re.compile(
+    r"\bwait(?:s|ed|ing)? to see (?:if|whether)\b|\bremains? to be seen\b|"
+    r"\b(?:is|are|was|were|remains?) (?:still )?(?:unclear|unknown|undecided) (?:if|whether|who|what|when)\b|"
+    r"\b(?:has|have) yet to (?:be )?(?:decided?|announced?|named?|determined?|chosen|choose)\b",
+    re.IGNORECASE)
+# a question about what will or may happen can be answered by such a sentence
+_AHEAD = re.compile(r"\b(?:will|would|could|might|may|should|plan(?:s|ned)?|expected|likely|"
+                    r"hopes?|next|upcoming|whether|if)\b", re.IGNORECASE)
+
+
+def unsettled(sentence: str, question: str) -> bool:
+    """True when `sentence` says the outcome is not known yet ("wait to see if Trump will
+    win") and `question` asks what happened, not what will or may happen."""
+    return bool(_UNSETTLED.search(sentence)) and not _AHEAD.search(question)
 
 
 def missing_terms(question: str, vocabulary: AbstractSet[str]) -> list[str]:

@@ -415,18 +415,36 @@ def test_an_unknown_reader_lists_the_known_ones():
         AnswerConfig(reader="bert")
 
 
-def test_a_who_question_answered_by_a_one_word_name_is_not_refused(tmp_path):
-    """"Who vetoed Sweden's bid?" is answered by "Hungary": a one-word name gives what a
-    "who" question asks (the issue's example), though only a full name is bolded as a person."""
+def _ask_one_article(tmp_path, text: str, questions: list[str], **config) -> list[Answer]:
+    """Answers to `questions` over an index of the one article `text` (fake embedder)."""
     embedder = FakeEmbedder()
-    corpus = write_corpus(tmp_path / "corpus", {"vote.txt": (
-        "The alliance vote\n\nFor months the parliament of Hungary vetoed the bid of Sweden to "
-        "join the alliance, and the vote waited.\n")})
+    corpus = write_corpus(tmp_path / "corpus", {"article.txt": text})
     build_index([corpus], index_dir=tmp_path / "index", embedder=embedder)
     retriever = Retriever.load(tmp_path / "index", embedder=embedder)
     try:
-        answer = Answerer(retriever).ask("Who vetoed the bid of Sweden?")
+        answerer = Answerer(retriever, config=AnswerConfig(**config))
+        return [answerer.ask(q) for q in questions]
     finally:
         retriever.store.close()
+
+
+def test_a_who_question_answered_by_a_one_word_name_is_not_refused(tmp_path):
+    """"Who vetoed Sweden's bid?" is answered by "Hungary": a one-word name gives what a
+    "who" question asks (the issue's example), though only a full name is bolded as a person."""
+    answer, = _ask_one_article(tmp_path, (
+        "The alliance vote\n\nFor months the parliament of Hungary vetoed the bid of Sweden to "
+        "join the alliance, and the vote waited.\n"), ["Who vetoed the bid of Sweden?"])
     assert not answer.refused, answer.notes
     assert "Hungary" in answer.citations[0].quote and answer.focus is None
+
+
+def test_a_question_about_an_outcome_the_source_says_is_not_known_is_refused(tmp_path):
+    """Issue 13: "Who won the 2024 US presidential election?" was answered from "allies wait to
+    see if Trump will win": the closest source says the outcome is not known yet."""
+    won, will = _ask_one_article(tmp_path, (
+        "The election\n\nAllies wait to see if Donald Trump will win the presidential election "
+        "in November.\n"), ["Who won the presidential election?",
+                             "Will Donald Trump win the presidential election?"],
+        threshold=0.0, typed_window=0)
+    assert won.refused and won.notes == ("the closest source says this is not known yet",)
+    assert not will.refused, will.notes

@@ -20,6 +20,7 @@ from rag.answering.scoring import (
     other_years,
     salient_terms,
     stem,
+    unsettled,
     with_years,
 )
 from rag.reading.text import prefixes
@@ -361,6 +362,23 @@ def test_number_focus_is_the_part_when_the_question_does_not_ask_about_the_whole
                 "alliance's target of spending two percent of their gross domestic product.")
     assert _focus(sentence, "How many countries were set to reach 2% in 2024?") == "23"
     assert _focus("Only 3 out of 10 members agreed.", "How many members agreed?") == "3"
+    # a determiner and a possessive between "of" and the whole: "18 of the alliance's 32"
+    assert _focus("At least 18 of the alliance's 32 countries will meet it.",
+                  "How many countries will meet it?") == "18"
+
+
+def test_number_focus_is_the_whole_when_the_question_asks_what_something_has():
+    """"How many members does NATO have?" asks for the total: 32, not the 18 that meet a target."""
+    sentence = "At least 18 of the alliance's 32 member countries are expected to meet the target."
+    assert _focus(sentence, "How many members does NATO have?") == "32"
+    assert _focus(sentence, "How many member countries are expected to meet the target?") == "18"
+
+
+def test_the_words_about_a_part_come_after_its_whole():
+    """In "18 of the alliance's 32 member countries are expected to...", "are expected" is said
+    of the 18: the words after "of ... 32" count for the part."""
+    sentence = "At least 18 of the alliance's 32 member countries are expected to meet the target."
+    assert _focus(sentence, "And how many were expected to hit it in 2024?") == "18"
 
 
 def test_how_long_focus_is_the_duration_whatever_it_counts():
@@ -394,3 +412,27 @@ def test_this_year_is_the_year_of_the_documents_date():
     assert with_years(sentence, None) == sentence
     assert not other_years(with_years(sentence, "2024-09-19"), "How many reached 2% in 2024?")
     assert other_years(with_years(sentence, "2023-07-01"), "How many reached 2% in 2024?")
+
+
+# --- unsettled: a source that says the outcome is not known yet --------------------------------
+
+@pytest.mark.parametrize("sentence", [
+    "Allies wait to see if former President Trump will win the U.S. presidential election.",
+    "It remains to be seen whether the deal holds.",
+    "It is still unclear who will lead the alliance.",
+    "The committee has yet to announce the winner.",
+])
+def test_a_sentence_saying_the_outcome_is_not_known_does_not_answer_what_happened(sentence):
+    assert unsettled(sentence, "Who won the election?")
+
+
+@pytest.mark.parametrize("question", [
+    "Who will win the election?", "Could Trump win the election?", "Is Trump expected to win?",
+])
+def test_it_may_answer_a_question_about_what_will_or_may_happen(question):
+    assert not unsettled("Allies wait to see if Trump will win the election.", question)
+
+
+def test_a_settled_sentence_is_not_unsettled():
+    assert not unsettled("Trump won the election in November.", "Who won the election?")
+    assert not unsettled("He has yet more to say.", "What did he say?")

@@ -146,3 +146,10 @@ def test_who_vetoed_swedens_bid_is_answered_with_hungary(answerer):
     answer = answerer.ask("Who vetoed Sweden's bid?")
     assert not answer.refused, answer.notes
     assert "Hungary" in answer.citations[0].quote
+
+
+def test_who_won_the_2024_election_is_refused(answerer):
+    """Issue 13 found it answered from "allies wait to see if former President Trump will win",
+    with "Donald Trump" bolded: the closest source says the outcome is not known yet."""
+    answer = answerer.ask("Who won the 2024 US presidential election?")
+    assert answer.refused and answer.notes == ("the closest source says this is not known yet",)
