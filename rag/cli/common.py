@@ -54,8 +54,10 @@ def search_args(p: argparse.ArgumentParser) -> None:
                    default=os.environ.get("RAG_MODE") or None,
                    help="retrieval: dense (embeddings), lexical (BM25) or hybrid, both fused "
                         "(default: $RAG_MODE or hybrid)")
-    p.add_argument("--rerank", metavar="DIR", default=os.environ.get("RAG_RERANKER") or None,
-                   help="rerank with the cross-encoder model in DIR (default: $RAG_RERANKER; off)")
+    p.add_argument("--rerank", metavar="DIR|reader", default=os.environ.get("RAG_RERANKER") or None,
+                   help="rerank with the cross-encoder model in DIR, or with the learned reader "
+                        "(`reader`: a passage scores as its best sentence) (default: "
+                        "$RAG_RERANKER; off)")
 
 
 def as_of_arg(p: argparse.ArgumentParser) -> None:
@@ -149,15 +151,16 @@ def check_question(question: str) -> None:
 def open_retriever(args):
     """The retriever for `--index` or `--store`, building the default index from seeds/ when
     none exists."""
+    from ..answering.rerank import with_reranker
     from ..indexing.build import build_index, default_corpus
     from ..indexing.location import default_location, option
     from ..search.retrieve import Retriever, SearchConfig
 
     where = index_dir(args)
-    config = SearchConfig(mode=getattr(args, "mode", None) or SearchConfig.mode,
-                          reranker=getattr(args, "rerank", None))
+    config = SearchConfig(mode=getattr(args, "mode", None) or SearchConfig.mode)
+    rerank = getattr(args, "rerank", None)
     try:
-        return _note_pending(Retriever.load(where, config=config))
+        return _note_pending(with_reranker(Retriever.load(where, config=config), rerank))
     except IndexNotFoundError:
         named = args.index is not None or getattr(args, "store", None) is not None
         if named and where != default_location():
@@ -169,7 +172,7 @@ def open_retriever(args):
     say(f"no index at {where} yet: building it from {default_corpus()} first")
     report = build_index([default_corpus()], index_dir=where, progress=True)
     say(f"indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f}s")
-    return Retriever.load(where, config=config)
+    return with_reranker(Retriever.load(where, config=config), rerank)
 
 
 def _note_pending(retriever):

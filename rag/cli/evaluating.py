@@ -75,7 +75,8 @@ def run(args) -> int:
 
         return run_qa(args)
     if args.beir:
-        beir = ev.evaluate_beir(args.beir, index_dir=args.index, progress=True, mode=args.mode)
+        beir = ev.evaluate_beir(args.beir, index_dir=args.index, progress=True, mode=args.mode,
+                                rerank=args.rerank)
         print(json.dumps(asdict(beir)) if args.json else beir_summary(beir))
         return 0
     sets = _sets(args)  # every set is read and checked before any model loads

@@ -56,10 +56,12 @@ def run_qa(args) -> int:
 def _answerer(args):
     """The extractive answerer over the QA folder's index (built or reused first)."""
     from ..answering.answer import Answerer
+    from ..answering.rerank import with_reranker
     from ..evaluation.qa import qa_index
     from ..search.retrieve import Retriever, SearchConfig
     from .common import answer_config
 
     index_dir = qa_index(args.qa, index_dir=args.index, progress=not args.json)
-    config = SearchConfig(mode=args.mode or SearchConfig.mode, reranker=args.rerank)
-    return Answerer(Retriever.load(index_dir, config=config), config=answer_config(args))
+    config = SearchConfig(mode=args.mode or SearchConfig.mode)
+    retriever = with_reranker(Retriever.load(index_dir, config=config), args.rerank)
+    return Answerer(retriever, config=answer_config(args))

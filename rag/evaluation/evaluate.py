@@ -319,16 +319,18 @@ class BeirReport:
 
 
 def evaluate_beir(folder: str | Path, *, index_dir: str | Path | None = None, embedder=None,
-                  split: str = "test", mode: str | None = None,
+                  split: str = "test", mode: str | None = None, rerank: str | None = None,
                   progress: bool = False) -> BeirReport:
     """Retrieval metrics on a BEIR folder, through `build_index` and `Retriever`.
 
     The corpus is written as `beir-cache/<name>.jsonl` beside the index (title and text as
     one article) and indexed into `index_dir` (default `index/beir-<name>`); a second run
     reuses that index and embeds nothing. `mode` picks the retriever's search mode (dense,
-    lexical or hybrid; default: the retriever's own).
+    lexical or hybrid; default: the retriever's own); `rerank` a reranker ("reader" or a
+    cross-encoder directory, as `rag eval --rerank`).
     >>> evaluate_beir("../shared/benchmarks/scifact").metrics["ndcg@10"]  # doctest: +SKIP
     """
+    from ..answering.rerank import with_reranker
     from ..indexing.build import build_index, default_index_dir
     from ..reading.ingest import IngestWarning
     from ..search.retrieve import Retriever
@@ -346,13 +348,27 @@ def evaluate_beir(folder: str | Path, *, index_dir: str | Path | None = None, em
             warnings.warn(w.message, w.category, stacklevel=2)
     started = time.perf_counter()
     retriever = Retriever.load(index_dir, embedder=embedder)
-    search = functools.partial(retriever.search, k=BEIR_DEPTH, **({"mode": mode} if mode else {}))
+    options = {"mode": mode} if mode else {}
+    search = functools.partial(retriever.search, k=BEIR_DEPTH, **options)
+    if rerank is not None:  # the reranked head, then the rest in the retriever's order
+        reranked = with_reranker(retriever, rerank)
+        depth = reranked.config.rerank_depth
+        search = functools.partial(_reranked_head, reranked.search, retriever.search, depth,
+                                   options)
     run = {qid: doc_run([p.doc_id for p in search(data.queries[qid])])
            for qid in _bar(sorted(data.queries), progress, "queries", "query")}
     metrics = retrieval_metrics(data.qrels, run, BEIR_RETRIEVAL)
     used = mode or getattr(getattr(retriever, "config", None), "mode", "dense")
     return BeirReport(data.name, used, len(data.queries), built.documents, built.chunks, metrics,
                       str(index_dir), skipped, built.seconds, time.perf_counter() - started)
+
+
+def _reranked_head(reranked, plain, depth: int, options: dict, query: str) -> list:
+    """The reranker's best `depth` passages, then the other of the `BEIR_DEPTH` in order (so
+    recall@100 does not pay for reranking 500 passages)."""
+    head = reranked(query, k=depth, **options)
+    seen = {p.chunk_id for p in head}
+    return head + [p for p in plain(query, k=BEIR_DEPTH, **options) if p.chunk_id not in seen]
 
 
 def _write_corpus(data, file: Path) -> Path:

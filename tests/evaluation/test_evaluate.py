@@ -217,6 +217,14 @@ def test_beir_runs_through_our_index_and_caches_it(tmp_path, beir_dir, fake_embe
     assert again.metrics == first.metrics and again.mode == first.mode
 
 
+def test_beir_with_the_reader_reranking_the_head(tmp_path, beir_dir, fake_embedder):
+    """`rag eval --beir DIR --rerank reader`: every document is still ranked once."""
+    index = tmp_path / "indexes" / "beir-tiny"
+    report = evaluate_beir(beir_dir, index_dir=index, embedder=fake_embedder, rerank="reader")
+    assert report.queries == 3 and report.metrics["recall@100"] == 1.0
+    assert 0 < report.metrics["ndcg@10"] <= 1.0
+
+
 # --- the whole run, with the fake embedder ----------------------------------------------------
 
 TINY_SET = [
