@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from ..search.rerank import Reranker
 from ..search.retrieve import Passage, Retriever
 from .answer import AnswerConfig, Answerer
+from .reader import DEFAULT_MODEL, load_reader
 
 READER = "reader"  # the --rerank value that selects this reranker
 
@@ -29,6 +31,7 @@ class ReaderReranker(Reranker):
 
     def __init__(self, *, reader_model: str | None = None):
         self.config = AnswerConfig(reader="learned", reader_model=reader_model)
+        load_reader(Path(reader_model or DEFAULT_MODEL))  # a missing or edited model fails here
 
     def _score(self, query: str, texts: list[str]) -> Sequence[float]:
         raise TypeError("the reader reranks passages, not bare texts: use score_passages")

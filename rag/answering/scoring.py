@@ -224,14 +224,12 @@ def _duration_end(sentence: str, figure: re.Match) -> int | None:
 # "How many members does NATO have?" asks for the whole, "32" in "18 of the alliance's 32"
 _ASKS_TOTAL = re.compile(r"\bhow many\b[^?]*\b(?:do|does|did)\b[^?]*\b(?:have|has|had|count|number)\b\W*$")
 
+# " of the alliance's ", between a part and its whole in "18 of the alliance's 32"
+_OF = r"\s+(?:out\s+)?of\s+(?:(?:the|its|their)\s+)?(?:[\w.-]+['’]s\s+)?"
 # "23 of NATO's 32 countries": the 32 is the whole, not the count of those the sentence is about
-_DENOMINATOR = re.compile(r"\d[\d,.]*\s+(?:out\s+)?of\s+(?:(?:the|its|their)\s+)?(?:[\w.-]+['’]s\s+)?$",
-                          re.IGNORECASE)
-
-
+_DENOMINATOR = re.compile(rf"\d[\d,.]*{_OF}$", re.IGNORECASE)
 # what follows a part before the words about it: "18| of the alliance's 32| countries are..."
-_OF_WHOLE = re.compile(r"\s+(?:out\s+)?of\s+(?:(?:the|its|their)\s+)?(?:[\w.-]+['’]s\s+)?"
-                       r"\d[\d,.]*(?=\s)", re.IGNORECASE)
+_OF_WHOLE = re.compile(rf"{_OF}\d[\d,.]*(?=\s)", re.IGNORECASE)
 
 
 def _whole_not_asked(before: str, asked: set[str]) -> bool:

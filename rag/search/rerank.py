@@ -17,10 +17,14 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import EmbedderError
+
+if TYPE_CHECKING:
+    from .retrieve import Passage, Retriever
 
 
 class Reranker(ABC):
@@ -31,6 +35,13 @@ class Reranker(ABC):
     @abstractmethod
     def _score(self, query: str, texts: list[str]) -> Sequence[float]:
         """One score per text of one batch."""
+
+    def score_passages(self, query: str, passages: Sequence[Passage],
+                       retriever: Retriever) -> np.ndarray:
+        """Scores of `retriever`'s passages, as the retriever reranks them: by default those of
+        their texts (`score`); a reranker that also reads titles, dates or whole documents
+        overrides this."""
+        return self.score(query, [p.text for p in passages])
 
     def score(self, query: str, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         """float32 scores of `texts` for `query`, in order, batch by batch."""

@@ -207,11 +207,7 @@ class Retriever:
 
     def _rerank(self, question: str, hits: Hits, depth: int) -> Hits:
         head, rest = hits[:depth], hits[depth:]
-        if hasattr(self.reranker, "score_passages"):  # reads titles, dates and documents too
-            scores = self.reranker.score_passages(question, self.passages(head), self)
-        else:
-            texts = dict(self.store.chunks([r for r, _ in head]))
-            scores = self.reranker.score(question, [texts[r].text for r, _ in head])
+        scores = self.reranker.score_passages(question, self.passages(head), self)
         order = sorted(range(len(head)), key=lambda i: (-scores[i], i))
         return [(head[i][0], float(scores[i])) for i in order] + rest
 

@@ -13,6 +13,7 @@ import rag.indexing.embed
 import rag.search.retrieve
 from rag.answering.rerank import ReaderReranker, with_reranker
 from rag.cli import main
+from rag.errors import ReaderError
 from rag.indexing.build import build_index
 from rag.search.retrieve import Retriever
 
@@ -65,3 +66,8 @@ def test_rag_search_rerank_reader(tmp_path, corpus, capsys, monkeypatch):
                  "--index", str(tmp_path / "i"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert "chess" in out["passages"][0]["text"]
+
+
+def test_a_missing_reader_model_fails_when_the_reranker_is_made(tmp_path):
+    with pytest.raises(ReaderError, match="no reader model"):
+        ReaderReranker(reader_model=str(tmp_path / "absent.json"))
