@@ -186,13 +186,17 @@ def _name_span(sentence: str, question: str, *, person: bool = False) -> tuple[i
 def _number_span(sentence: str, question: str) -> tuple[int, int] | None:
     """The figure of the thing asked about: the one a word of the question follows soonest."""
     asked = set(content_terms(question))
-    duration = bool(re.search(r"\bhow long\b", fold(question)))
+    unit = asked_unit(question)
+    duration = unit is None and bool(re.search(r"\bhow long\b", fold(question)))
     total = bool(_ASKS_TOTAL.search(fold(question)))
+    count = unit is None and bool(re.search(r"\bhow many\b", fold(question)))
     found = []
     for m in _NUMBER.finditer(sentence):
         value = m.group().strip(" ,.")
         if not value or _DATE.fullmatch(value) or _after_month(sentence, m.start()) \
-                or not total and _whole_not_asked(sentence[max(0, m.start() - 40):m.start()], asked):
+                or not total and _whole_not_asked(sentence[max(0, m.start() - 40):m.start()], asked) \
+                or unit is not None and not _in_unit(sentence, m, unit) \
+                or count and _MEASURE.search(value):
             continue
         whole = _OF_WHOLE.match(sentence, m.end())  # "18 of the alliance's 32 countries are..."
         if whole and total:
@@ -203,9 +207,51 @@ def _number_span(sentence: str, question: str) -> tuple[int, int] | None:
         span = m.span()
         if duration and (end := _duration_end(sentence, m)):
             hits, span = [0], (m.start(), end)  # "a decade", "ten years" answer "how long"
+        hits = hits or ([5] if unit else [])  # in the unit asked, after the figures the question names
         if hits:
             found.append((hits[0], span[0], _trim(sentence, span)))
     return min(found)[2] if found else None
+
+
+# a unit the question names ("in euros", "how many kilometres", "what percentage"): the
+# figure must be given in it ("1,340 km", "€2.5 billion", "2%"), each unit a pattern of its own
+_UNITS = {
+    "euro": r"€|\beur(?:os?)?\b",
+    "dollar": r"\$|\bdollars?\b|\busd\b",
+    "pound": r"£|\bpounds?\b|\bgbp\b",
+    "kilometre": r"\bkilomet(?:re|er)s?\b|\bkm\b",
+    "mile": r"\bmiles?\b",
+    "metre": r"\bmet(?:re|er)s?\b|\bm\b",
+    "percent": r"%|\bper ?cent\b",
+}
+_ASKED_UNIT = re.compile(
+    r"\b(?:in|how many|what(?: is| was)? the number of) (euros?|dollars?|pounds? sterling|"
+    r"kilomet(?:re|er)s|km|miles|met(?:re|er)s)\b|\bwhat (percent)(?:age)?\b")
+# a share or a sum of money, which does not answer "how many"
+_MEASURE = re.compile(r"%|\bper ?cent\b|[$€£]", re.IGNORECASE)
+_SCALE = r"(?:\s?(?:bn|billion|million|trillion|thousand|hundred))?"
+
+
+def asked_unit(question: str) -> str | None:
+    """The unit a question asks its figure in ("How long in kilometres...?": "kilometre"),
+    or None when it names none."""
+    m = _ASKED_UNIT.search(fold(asking_part(question)))
+    if m is None:
+        return None
+    word = (m.group(1) or m.group(2)).replace("kilometer", "kilometre").replace("meter", "metre")
+    return next(u for u in _UNITS if word.startswith(u) or word == "km" and u == "kilometre")
+
+
+def _in_unit(sentence: str, figure: re.Match, unit: str) -> bool:
+    """Whether the figure at `figure` is given in `unit`: its sign before it or in it ("€3",
+    "2%"), or its word right after it, past a scale ("95 billion euros", "1,340-kilometre")."""
+    pattern = _UNITS[unit]
+    before = sentence[max(0, figure.start() - 2):figure.start()]
+    if re.search(pattern, fold(figure.group() + " "), re.IGNORECASE) \
+            or unit in ("euro", "dollar", "pound") and re.search(pattern, before):
+        return True
+    after = re.compile(rf"{_SCALE}[\s-]?(?:{pattern})", re.IGNORECASE)
+    return bool(after.match(fold(sentence), figure.end()))
 
 
 _UNIT = re.compile(r"\s+(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|centur(?:y|ies))\b",

@@ -438,6 +438,18 @@ def test_a_who_question_answered_by_a_one_word_name_is_not_refused(tmp_path):
     assert "Hungary" in answer.citations[0].quote and answer.focus is None
 
 
+def test_a_figure_in_another_unit_does_not_answer(tmp_path):
+    """Issue 13: "How large is NATO's annual common budget in euros?" was answered with a count
+    of countries; a figure in another unit, or none, gives no answer in euros."""
+    text = ("The alliance budget\n\nThe alliance budget grew by 12 percent this year, and the "
+            "alliance budget now pays for 9 new projects in 2 countries.\n")
+    euros, percent = _ask_one_article(tmp_path, text, [
+        "How large is the alliance budget in euros?",
+        "What percentage did the alliance budget grow by?"])
+    assert euros.refused and euros.notes == ("no close sentence gives a figure in euros",)
+    assert not percent.refused and percent.focus == "12 percent"
+
+
 def test_a_question_about_an_outcome_the_source_says_is_not_known_is_refused(tmp_path):
     """Issue 13: "Who won the 2024 US presidential election?" was answered from "allies wait to
     see if Trump will win": the closest source says the outcome is not known yet."""

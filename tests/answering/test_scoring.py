@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from rag.answering.scoring import (
     answer_description,
     answer_type,
+    asked_unit,
     asking_part,
     content_terms,
     coverage,
@@ -387,6 +388,52 @@ def test_how_long_focus_is_the_duration_whatever_it_counts():
     assert _focus(RUTTE, "How long had Stoltenberg been running NATO?") == "a decade"
     assert _focus("He led it for 10 years, with 32 allies.", "How long did he lead it?") == "10 years"
     assert _focus(RUTTE, "How many allies does NATO have?") is None
+
+
+@pytest.mark.parametrize("question, unit", [
+    ("How long in kilometres is Finland's border with Russia?", "kilometre"),
+    ("How large is NATO's annual common budget in euros?", "euro"),
+    ("What percentage of its GDP does Poland spend on defence?", "percent"),
+    ("How many miles did they march?", "mile"),
+    ("How large was the foreign aid package?", None),
+    ("How long had Stoltenberg been running NATO?", None),
+    ("In which city is the summit?", None),
+])
+def test_the_unit_a_question_asks_its_figure_in(question, unit):
+    assert asked_unit(question) == unit
+
+
+@pytest.mark.parametrize("sentence, question, focus", [
+    ("Finland has a 1,340-kilometre border with Russia.",
+     "How long in kilometres is Finland's border with Russia?", "1,340"),
+    ("Following Finland's accession in April 2023, NATO's land border with Russia doubled.",
+     "How long in kilometres is Finland's border with Russia?", None),
+    ("The budget is €2.5 billion a year.", "How large is NATO's annual budget in euros?",
+     "€2.5 billion"),
+    ("The budget is 2.5 billion euros a year, up from 2.",
+     "How large is NATO's annual budget in euros?", "2.5 billion"),
+    ("The US passed a $95.3 billion aid bill.", "How large is NATO's annual budget in euros?",
+     None),
+    ("Members should allocate 5% of their GDP to defense, up from the current 2% target.",
+     "What percentage of GDP has Trump demanded NATO allies spend on defence?", "5%"),
+    ("As of 2022, seven countries were meeting the target.",
+     "What percentage of GDP do allies spend on defence?", None),
+])
+def test_a_figure_answers_in_the_unit_asked(sentence, question, focus):
+    """A question that names its unit ("in euros", "in kilometres", "what percentage") is
+    answered only by a figure given in it: a sign or the unit's word, past a scale."""
+    assert _focus(sentence, question) == focus
+
+
+def test_how_many_is_not_answered_by_a_share_or_a_sum():
+    """"How many troops does Sweden contribute?" asks for a count: "almost 70 percent of NATO
+    spending" and "$95.3 billion" are not one; "how much" may be a sum."""
+    sentence = "The US accounts for almost 70 percent of NATO spending and sends 100,000 troops."
+    assert _focus(sentence, "How many troops does the US send?") == "100,000"
+    assert _focus("The US accounts for almost 70 percent of NATO spending.",
+                  "How many troops does the US contribute to NATO?") is None
+    assert _focus("The Senate passed a $95.3 billion aid bill.",
+                  "How much aid did the Senate pass?") == "$95.3 billion"
 
 
 @pytest.mark.parametrize("sentence, question, other", [
