@@ -294,9 +294,10 @@ class Answerer:
         if self.reader is None and self.config.typed_window and kind != "other" \
                 and not any(_gives(c, kind, query) for c in candidates[: self.config.typed_window]):
             unit = scoring.asked_unit(query)
+            figure = {None: "a matching figure", "percent": "a percentage"}.get(
+                unit, f"a figure in {unit}s")
             wanted = {"who": "a person's name", "name": "a name", "when": "a date",
-                      "number": "a matching figure" if unit is None else
-                      "a percentage" if unit == "percent" else f"a figure in {unit}s"}[kind]
+                      "number": figure}[kind]
             return [f"no close sentence gives {wanted}"]
         if score < self.threshold:
             what = "the best evidence scores" if self.reader is None else "the reader's confidence is"

@@ -230,6 +230,8 @@ _ASKED_UNIT = re.compile(
 # a share or a sum of money, which does not answer "how many"
 _MEASURE = re.compile(r"%|\bper ?cent\b|[$€£]", re.IGNORECASE)
 _SCALE = r"(?:\s?(?:bn|billion|million|trillion|thousand|hundred))?"
+_UNIT_SIGN = {u: re.compile(p, re.IGNORECASE) for u, p in _UNITS.items()}
+_UNIT_AFTER = {u: re.compile(rf"{_SCALE}[\s-]?(?:{p})", re.IGNORECASE) for u, p in _UNITS.items()}
 
 
 def asked_unit(question: str) -> str | None:
@@ -243,15 +245,11 @@ def asked_unit(question: str) -> str | None:
 
 
 def _in_unit(sentence: str, figure: re.Match, unit: str) -> bool:
-    """Whether the figure at `figure` is given in `unit`: its sign before it or in it ("€3",
-    "2%"), or its word right after it, past a scale ("95 billion euros", "1,340-kilometre")."""
-    pattern = _UNITS[unit]
-    before = sentence[max(0, figure.start() - 2):figure.start()]
-    if re.search(pattern, fold(figure.group() + " "), re.IGNORECASE) \
-            or unit in ("euro", "dollar", "pound") and re.search(pattern, before):
-        return True
-    after = re.compile(rf"{_SCALE}[\s-]?(?:{pattern})", re.IGNORECASE)
-    return bool(after.match(fold(sentence), figure.end()))
+    """Whether the figure at `figure` is given in `unit`: its sign in it ("€3", "2%"; `_NUMBER`
+    takes a currency sign before the digits), or its word right after it, past a scale ("95
+    billion euros", "1,340-kilometre"). Read on the sentence itself, so offsets stay true."""
+    return bool(_UNIT_SIGN[unit].search(figure.group())
+                or _UNIT_AFTER[unit].match(sentence, figure.end()))
 
 
 _UNIT = re.compile(r"\s+(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|centur(?:y|ies))\b",
