@@ -102,10 +102,12 @@ class AnswerConfig:
 
     `reader`: "cheap" (the default) ranks sentences and decides to answer with the
     hand-weighted score; "learned" with the trained reader (`rag.answering.reader`, its file
-    `reader_model`), which also gives `Answer.confidence`. The learned reader is better on
-    Wikipedia-style questions (SQuAD 2.0) and not yet on the news seeds: see docs/reader.md. `threshold`: None takes the reader's own (chosen on held-out articles for its
-    stated false-refusal rate; 0.42 for the cheap score); `rag eval --calibrate` sweeps it.
-    `confident`: from this confidence on, the answer is one quote unless another adds.
+    `reader_model`). Both give `Answer.confidence` from that file's models; the cheap reader
+    still refuses by its score. The learned reader is better on Wikipedia-style questions
+    (SQuAD 2.0) and not yet on the news seeds: see docs/reader.md. `threshold`: None takes
+    the reader's own (chosen on held-out articles for its stated false-refusal rate; 0.42 for
+    the cheap score); `rag eval --calibrate` sweeps it. `confident`: from this confidence on,
+    the answer is one quote unless another adds.
     """
 
     k: int = 5
@@ -145,9 +147,17 @@ class Answerer:
         self.retriever = retriever
         self.config = config
         self._vocabulary: frozenset[str] | None = None
-        self.reader: Reader | None = None
-        if config.reader == "learned":
-            self.reader = load_reader(Path(config.reader_model or DEFAULT_MODEL))
+        self._model: Reader | None = None
+        self.reader: Reader | None = self.model if config.reader == "learned" else None
+
+    @property
+    def model(self) -> Reader:
+        """The reader model file (checked on load): the learned reader's models, and the cheap
+        reader's confidence model. The cheap reader reads it at its first answer, so that
+        ranking sentences (`candidates`) works without it, as training needs."""
+        if self._model is None:
+            self._model = load_reader(Path(self.config.reader_model or DEFAULT_MODEL))
+        return self._model
 
     @property
     def threshold(self) -> float:
@@ -250,12 +260,15 @@ class Answerer:
             else features.uniform_idf
         return features.sentence_features(query, candidates, idf)
 
-    def read(self, query: str, candidates: list[_Candidate]) -> tuple[list[_Candidate], float | None]:
+    def read(self, query: str, candidates: list[_Candidate]) -> tuple[list[_Candidate], float]:
         """`candidates` in the reader's order, each scored with its sentence probability, and
-        the confidence that the first answers `query` (unchanged and None without a reader)."""
-        if self.reader is None:
-            return candidates, None
+        the confidence that the first answers `query`. The cheap reader keeps its order and
+        scores; its confidence comes from the model file's cheap answer model."""
         x = self.sentence_features(query, candidates)
+        if self.reader is None:
+            scores = np.array([c.score for c in candidates])
+            return candidates, self.model.cheap_confidence(
+                features.question_features(x, scores, query))
         logits = self.reader.sentence_logits(x)
         confidence = self.reader.confidence(features.question_features(x, logits, query))
         probs = 1 / (1 + np.exp(-np.clip(logits, -30, 30)))
@@ -265,7 +278,7 @@ class Answerer:
 
     def _compose(self, question, standalone, passages, candidates, docs, confidence) -> Answer:
         best = candidates[0].score if candidates else 0.0
-        score = best if confidence is None else confidence
+        score = best if self.reader is None else confidence
         refuse = (Answer(question, standalone, REFUSAL, True, (), tuple(passages[:3]), score,
                          confidence=confidence))
         why = self._refusal_reasons(standalone, candidates, score)

@@ -8,7 +8,9 @@ SQuAD 2.0 half (split by article) and shipped as one JSON file with its manifest
 - the answer model turns the best candidate's `QUESTION_FEATURES` (beside the runner-up) into
   the answer's confidence, a probability calibrated on articles the model did not train on,
   and the file carries the threshold under which the answerer refuses, chosen on those
-  articles for a stated false-refusal rate.
+  articles for a stated false-refusal rate;
+- the cheap answer model reads the same question features made with the cheap score in place
+  of the logits: the default (cheap) reader's confidence. It does not decide refusals.
 
 `load_reader` checks the manifest before anything is used: the format and its version, the
 feature names against the ones this code computes, and the SHA-256 of the weights. Any
@@ -32,7 +34,7 @@ from ..errors import ReaderError
 from .features import QUESTION_FEATURES, SENTENCE_FEATURES
 
 FORMAT = "verbatim-reader"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the cheap answer model
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "reader.json"
 REBUILD = "rebuild it with `python -m rag.training.fit`, or restore it with git"
 
@@ -65,20 +67,29 @@ class Linear:
 
 @dataclass(frozen=True)
 class Reader:
-    """The two models and the refusal threshold of one model file."""
+    """The models and the refusal threshold of one model file."""
 
     sentence: Linear
     answer: Linear
     threshold: float
     manifest: dict
+    cheap: Linear
 
     def sentence_logits(self, x: np.ndarray) -> np.ndarray:
         return self.sentence.logits(x)
 
     def confidence(self, q: np.ndarray) -> float:
         """P(the best candidate answers the question), from one row of question features."""
-        z = float(self.answer.logits(np.asarray(q)[None, :])[0])
-        return float(1 / (1 + np.exp(-np.clip(z, -30, 30))))
+        return _probability(self.answer, q)
+
+    def cheap_confidence(self, q: np.ndarray) -> float:
+        """The same for the cheap reader's best candidate (`q` made with its scores)."""
+        return _probability(self.cheap, q)
+
+
+def _probability(model: Linear, q: np.ndarray) -> float:
+    z = float(model.logits(np.asarray(q)[None, :])[0])
+    return float(1 / (1 + np.exp(-np.clip(z, -30, 30))))
 
 
 def weights_hash(body: dict) -> str:
@@ -88,11 +99,12 @@ def weights_hash(body: dict) -> str:
 
 
 def save_reader(path: str | Path, *, sentence: Linear, answer: Linear, threshold: float,
-                about: dict) -> Path:
+                cheap: Linear, about: dict) -> Path:
     """Write a model file with its manifest (`about`: data, seed, metrics) and hash."""
     body = {"format": FORMAT, "version": FORMAT_VERSION,
             "features": {"sentence": list(SENTENCE_FEATURES), "question": list(QUESTION_FEATURES)},
             "sentence_model": sentence.to_dict(), "answer_model": answer.to_dict(),
+            "cheap_answer_model": cheap.to_dict(),
             "threshold": round(float(threshold), 6), **about}
     body["sha256"] = weights_hash(body)
     path = Path(path)
@@ -127,7 +139,8 @@ def _load(name: str, _mtime: int, _size: int) -> Reader:
     try:
         return Reader(Linear.from_dict(body["sentence_model"], len(SENTENCE_FEATURES)),
                       Linear.from_dict(body["answer_model"], len(QUESTION_FEATURES)),
-                      float(body["threshold"]), body)
+                      float(body["threshold"]), body,
+                      Linear.from_dict(body["cheap_answer_model"], len(QUESTION_FEATURES)))
     except (KeyError, TypeError, ValueError) as e:
         raise ReaderError(f"the reader model {path} has malformed weights ({e}); {REBUILD}") from e
 

@@ -72,8 +72,8 @@ def reader_arg(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--reader", choices=READERS, default=os.environ.get("RAG_READER") or "cheap",
                    help="how the answerer picks sentences and decides to refuse: cheap (the "
-                        "hand-weighted score) or learned (the trained reader, with a confidence "
-                        "per answer; docs/reader.md) (default: $RAG_READER or cheap)")
+                        "hand-weighted score) or learned (the trained reader; docs/reader.md); "
+                        "both give a confidence per answer (default: $RAG_READER or cheap)")
     p.add_argument("--threshold", type=float, metavar="T",
                    default=os.environ.get("RAG_THRESHOLD") or None,
                    help="refuse under this score (cheap) or confidence (learned), e.g. the one "

@@ -19,9 +19,8 @@ and the refusal decided here against the real threshold, the same comparison the
 makes (`Answer.score < Answerer.threshold`), so that a question refused for a low score
 still shows which sentence it would have quoted (the reliability table needs it). Refusals
 for other reasons (a word the sources never mention) stay refusals. The confidence is
-`Answer.confidence`, the learned reader's calibrated probability; with the cheap reader, the
-answer's score clipped to [0, 1], which is no probability (the reliability table shows how
-far it is from one).
+`Answer.confidence`, the reader's calibrated probability (for an answer without one, its
+score clipped to [0, 1], which is no probability: the reliability table shows how far).
 
 Does not: train or calibrate anything (`rag.training`).
 """
@@ -122,6 +121,12 @@ class QAReport:
     reliability: tuple[dict, ...]
     index_dir: str
     seconds: float
+    reader: str = "cheap"  # "learned" refuses by the confidence, "cheap" by its score
+
+    @property
+    def threshold_on(self) -> str:
+        """What the threshold is compared with."""
+        return "confidence" if self.reader == "learned" else "score"
 
 
 def evaluate_qa(folder: str | Path, answerer, *, articles: tuple[str, ...] = (),
@@ -140,7 +145,8 @@ def evaluate_qa(folder: str | Path, answerer, *, articles: tuple[str, ...] = (),
                for item in _bar(chosen, progress)]
     return QAReport(folder.name, len(results), tuple(articles), sample, round(threshold, 4),
                     score(results), tuple(reliability(results)),
-                    str(getattr(answerer.retriever.store, "path", "")), round(time.perf_counter() - started, 1))
+                    str(getattr(answerer.retriever.store, "path", "")),
+                    round(time.perf_counter() - started, 1), answerer.config.reader)
 
 
 def qa_index(folder: str | Path, *, index_dir: str | Path | None = None, progress: bool = False):

@@ -28,7 +28,8 @@ def qa_summary(report: QAReport) -> str:
     where = f" on {', '.join(report.articles)}" if report.articles else ""
     sample = f", a sample of {report.sample}" if report.sample else ""
     lines = [(f"{report.name}: {report.questions} questions{where}{sample} ({f['answerable']} "
-             f"answerable, {f['unanswerable']} unanswerable), threshold {report.threshold:.3f}, "
+             f"answerable, {f['unanswerable']} unanswerable), {report.reader} reader, threshold "
+             f"{report.threshold:.3f} on the {report.threshold_on}, "
              f"{report.seconds:.1f}s"), ""]
     lines += [f"  {label:>46}  {_fmt(f[key])}" for key, label in ROWS]
     return "\n".join(lines)
@@ -63,7 +64,9 @@ def reliability_chart(report: QAReport, path: Path) -> Path:
            alpha=0.4, label="share right, per bin")
     ax.plot([b["confidence"] for b in bins], [b["right"] for b in bins], marker="o",
             label="mean confidence vs share right")
-    ax.axvline(report.threshold, color="red", linewidth=1, label=f"threshold {report.threshold:.2f}")
+    if report.threshold_on == "confidence":  # the cheap reader's threshold is on another scale
+        ax.axvline(report.threshold, color="red", linewidth=1,
+                   label=f"threshold {report.threshold:.2f}")
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="first quote holds a gold answer",
            title=f"{report.name}: {report.questions} questions")
     ax.legend(loc="upper left", fontsize=8)

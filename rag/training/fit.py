@@ -7,7 +7,11 @@
   article's logits come from a sentence model that did not see it), label: the reader's best
   candidate holds a gold answer (never, for an unanswerable question);
 - the threshold: the highest confidence that refuses at most `false_refusals` of the
-  answerable questions, on out-of-fold confidences (leave one article out again).
+  answerable questions, on out-of-fold confidences (leave one article out again);
+- the cheap answer model: the same question features, read with the cheap score in place of
+  the sentence logits (`cheap_scores`), label: the cheap score's best candidate holds a gold
+  answer. It gives the default (cheap) reader's `Answer.confidence`; the cheap reader still
+  refuses by its own score.
 `crossval` runs that for 4 folds of whole articles and scores each question with the model
 of the fold that never saw its article: the whole-set figures of the issue.
 
@@ -21,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..answering.features import question_features
+from ..answering.features import SENTENCE_FEATURES, question_features
 from ..answering.reader import Linear
 from ..evaluation.qa import auc
 from .examples import Example
@@ -32,6 +36,7 @@ class Trained:
     sentence: Linear
     answer: Linear
     threshold: float
+    cheap: Linear
 
 
 def fit_linear(x: np.ndarray, y: np.ndarray, *, c: float = 1.0) -> Linear:
@@ -57,6 +62,23 @@ def question_rows(examples: list[Example], logits: list[np.ndarray]) -> tuple[np
     return q, y
 
 
+def cheap_scores(e: Example) -> np.ndarray:
+    """The cheap score of each candidate (candidates are in its order): the best one's dense
+    + 0.5 x coverage + 0.15 x typed (`AnswerConfig`'s weights), plus each one's gap to it."""
+    if not len(e.x):
+        return np.zeros(0)
+    col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+    first = e.x[0]
+    best = first[col["dense"]] + 0.5 * first[col["coverage"]] + 0.15 * first[col["typed"]]
+    return best + e.x[:, col["cheap_gap"]]
+
+
+def fit_cheap(examples: list[Example]) -> Linear:
+    """The cheap reader's confidence model: question features on the cheap scores."""
+    q, y = question_rows(examples, [cheap_scores(e) for e in examples])
+    return fit_linear(q, y)
+
+
 def out_of_fold(examples: list[Example], fit, apply) -> list:
     """`apply(model, example)` for every example, the model fitted by `fit` on the other articles."""
     out: list = [None] * len(examples)
@@ -79,7 +101,8 @@ def train(examples: list[Example], articles: set[str], *, false_refusals: float)
     conf = np.array(out_of_fold(chosen, fit_answer,
                                 lambda m, e: _sigmoid(m.logits(q[rows[id(e)]][None, :])[0])))
     answerable = np.array([e.answerable for e in chosen])
-    return Trained(fit_sentence(chosen), answer, pick_threshold(conf[answerable], false_refusals))
+    return Trained(fit_sentence(chosen), answer, pick_threshold(conf[answerable], false_refusals),
+                   fit_cheap(chosen))
 
 
 def pick_threshold(answerable_conf: np.ndarray, false_refusals: float) -> float:
@@ -111,6 +134,30 @@ def apply(model: Trained, examples: list[Example]) -> list[Scored]:
     return out
 
 
+def cheap_figures(model: Trained, examples: list[Example]) -> dict:
+    """How well the cheap reader's confidence separates and predicts: ROC AUC (answerable
+    against unanswerable) and the expected calibration error against a right first quote."""
+    conf, right, answerable = [], [], []
+    for e in examples:
+        s = cheap_scores(e)
+        conf.append(_sigmoid(model.cheap.logits(question_features(e.x, s, e.question)[None, :])[0]))
+        right.append(e.answerable and len(s) > 0 and bool(e.hits[0]))
+        answerable.append(e.answerable)
+    return {"questions": len(examples), "auc": auc(conf, np.array(answerable)),
+            "ece": calibration_error(np.array(conf), np.array(right))}
+
+
+def calibration_error(confidence: np.ndarray, right: np.ndarray, bins: int = 10) -> float | None:
+    """Expected calibration error: the count-weighted gap between mean confidence and the
+    share right, over equal-width confidence bins."""
+    if confidence.size == 0:
+        return None
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    gaps = [abs(confidence[which == b].mean() - right[which == b].mean()) * (which == b).sum()
+            for b in range(bins) if (which == b).any()]
+    return round(float(sum(gaps) / confidence.size), 4)
+
+
 def figures(scored: list[Scored]) -> dict:
     """The figures of `rag eval --qa`, for these questions."""
     answerable = np.array([s.answerable for s in scored])
@@ -125,6 +172,7 @@ def figures(scored: list[Scored]) -> dict:
             "refusal_recall": _mean(refused[~answerable]),
             "false_refusals": _mean(refused[answerable]),
             "auc": auc([s.confidence for s in scored], answerable),
+            "ece": calibration_error(np.array([s.confidence for s in scored]), hit),
             "median_words": float(np.median(words)) if words else None}
 
 
@@ -200,11 +248,13 @@ def main(argv: list[str] | None = None) -> int:
                       "questions": len(examples)},
              "seed": "deterministic (lbfgs; articles split by rag.training.squad.folds, seed 7)",
              "false_refusal_target": args.false_refusals,
-             "metrics": {"held_out": test, "crossval_whole_set": whole},
+             "metrics": {"held_out": test, "crossval_whole_set": whole,
+                         "cheap_confidence_held_out": cheap_figures(
+                             model, [e for e in examples if e.article in held_out])},
              "command": "python -m rag.training.fit" + (" --tiny" if args.tiny else ""),
              "minutes": round((time.perf_counter() - started) / 60, 1)}
     save_reader(args.out, sentence=model.sentence, answer=model.answer,
-                threshold=model.threshold, about=about)
+                threshold=model.threshold, cheap=model.cheap, about=about)
     say(json.dumps({"model": str(args.out), "threshold": round(model.threshold, 4), **about},
                    indent=1))
     return 0

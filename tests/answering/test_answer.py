@@ -25,7 +25,7 @@ from rag.answering.answer import (
     check_citation,
     verified,
 )
-from rag.errors import InputError
+from rag.errors import InputError, ReaderError
 from rag.indexing.build import build_index
 from rag.indexing.lexical import PREFIXES_FILE, corpus_prefixes
 from rag.search.retrieve import QuestionTruncated, Retriever
@@ -375,9 +375,21 @@ def test_the_learned_reader_keeps_the_invariant_and_gives_a_confidence(learned, 
     assert answer.to_dict()["confidence"] == round(answer.confidence, 4)
 
 
-def test_the_cheap_reader_gives_no_confidence(answerer):
+def test_the_cheap_reader_gives_a_confidence_but_decides_by_its_own_score(retriever, answerer):
     answer = answerer.ask("When were residents of Grindavik evacuated?")
-    assert answer.confidence is None and answer.to_dict()["confidence"] is None
+    assert answer.confidence is not None and 0.0 < answer.confidence < 1.0
+    assert answer.to_dict()["confidence"] == round(answer.confidence, 4)
+    above = Answerer(retriever, config=AnswerConfig(threshold=answer.score + 1e-6)).ask(
+        "When were residents of Grindavik evacuated?")
+    assert above.refused and "best evidence scores" in " ".join(above.notes)
+    assert above.confidence == pytest.approx(answer.confidence)
+
+
+def test_the_cheap_reader_needs_the_model_file_only_for_its_confidence(retriever, tmp_path):
+    broken = Answerer(retriever, config=AnswerConfig(reader_model=str(tmp_path / "none.json")))
+    assert broken.candidates("When were residents of Grindavik evacuated?", [], {}) == []
+    with pytest.raises(ReaderError, match="no reader model"):
+        broken.ask("When were residents of Grindavik evacuated?")
 
 
 def test_a_confident_answer_is_one_quote_plus_at_most_a_corroboration(retriever):

@@ -75,11 +75,28 @@ def test_other_features_are_refused_even_with_a_matching_hash(tmp_path):
 def test_saving_and_loading_round_trips(tmp_path):
     r = load_reader(DEFAULT_MODEL)
     path = save_reader(tmp_path / "r.json", sentence=r.sentence, answer=r.answer, threshold=0.3,
-                       about={"data": {}, "metrics": {}})
+                       cheap=r.cheap, about={"data": {}, "metrics": {}})
     again = load_reader(path)
     assert again.threshold == 0.3
     x = np.random.default_rng(0).normal(size=(4, len(r.sentence.coef)))
     assert np.allclose(again.sentence_logits(x), r.sentence_logits(x))
+    q = np.random.default_rng(1).normal(size=len(r.cheap.coef))
+    assert again.cheap_confidence(q) == pytest.approx(r.cheap_confidence(q))
+    assert 0.0 < r.cheap_confidence(q) < 1.0
+
+
+def test_a_file_of_the_first_format_asks_for_a_rebuild(tmp_path):
+    def edit(body):  # a version 1 file: no cheap answer model, hash still matching
+        body["version"] = 1
+        del body["cheap_answer_model"]
+        body["sha256"] = weights_hash(body)
+    with pytest.raises(ReaderError, match=r"format version 1.*python -m rag\.training\.fit"):
+        load_reader(copy(tmp_path, edit))
+
+
+def test_the_cheap_confidence_was_scored_on_held_out_articles():
+    m = load_reader(DEFAULT_MODEL).manifest["metrics"]["cheap_confidence_held_out"]
+    assert m["questions"] > 0 and 0.5 < m["auc"] <= 1.0 and 0.0 <= m["ece"] < 0.2
 
 
 def test_a_damaged_file_is_one_clear_error(tmp_path):

@@ -421,7 +421,7 @@ def test_a_newer_index_published_by_rag_index_is_picked_up(service, corpus, fake
     assert service.retriever.store.is_current()
 
 
-def test_a_page_served_with_the_learned_reader_shows_each_answers_confidence(tmp_path, corpus,
+def test_a_page_shows_each_answers_confidence_with_either_reader(tmp_path, corpus,
                                                                               fake_embedder):
     from rag.answering.answer import AnswerConfig
 
@@ -438,4 +438,6 @@ def test_a_page_served_with_the_learned_reader_shows_each_answers_confidence(tmp
     plain, _panel, _ = ask(ChatService(Retriever.load(tmp_path / "index", embedder=fake_embedder),
                                        feedback_path=tmp_path / "f2.jsonl",
                                        uploads_dir=tmp_path / "u2"), "When did the volcano erupt?")
-    assert "Confidence" not in plain.messages[-1]["content"]
+    cheap = plain.answers[-1]
+    assert cheap.confidence is not None and cheap.score != cheap.confidence
+    assert f"Confidence {cheap.confidence:.0%}" in plain.messages[-1]["content"]

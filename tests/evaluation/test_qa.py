@@ -140,3 +140,18 @@ def test_rag_eval_qa_on_a_bad_folder_is_one_line(tmp_path, capsys):
     assert main(["eval", "--qa", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "needs corpus/ and questions.jsonl" in err[0]
+
+
+@pytest.mark.parametrize("reader, on", [("cheap", "score"), ("learned", "confidence")])
+def test_the_report_says_what_the_threshold_is_compared_with(tmp_path, reader, on):
+    from rag.evaluation.qa import QAReport
+    from rag.evaluation.qa_report import qa_summary, write_qa_report
+
+    results = [r(True, False, True, 0.8), r(False, True, False, 0.2)]
+    report = QAReport("tiny", 2, (), None, 0.42, {**score(results), "answerable": 1,
+                                                 "unanswerable": 1},
+                      tuple(reliability(results)), "", 0.1, reader)
+    assert report.threshold_on == on
+    assert f"{reader} reader, threshold 0.420 on the {on}" in qa_summary(report)
+    md, png = write_qa_report(report, tmp_path)
+    assert png.stat().st_size > 0 and "threshold 0.420" in md.read_text(encoding="utf-8")

@@ -24,3 +24,6 @@ def test_the_training_command_writes_a_reader_that_loads_and_scores(tmp_path, ca
     assert held["questions"] == 60
     assert held["first_quote_hit"] > 0.5  # the sentence model beats chance by far on 60 questions
     assert 0 < reader.threshold < 1
+    cheap = reader.manifest["metrics"]["cheap_confidence_held_out"]
+    assert cheap["questions"] == 60 and cheap["auc"] is not None
+    assert 0 < reader.cheap_confidence(reader.cheap.mean) < 1
