@@ -284,7 +284,8 @@ class Answerer:
         why = self._refusal_reasons(standalone, candidates, score)
         if why:
             return replace(refuse, notes=tuple(why))
-        chosen = self._select(standalone, candidates, confidence)
+        # the cheap reader's quotes do not follow its confidence, whose IDF differs by backend
+        chosen = self._select(standalone, candidates, None if self.reader is None else confidence)
         chosen, conflict = conflicts.order(chosen, candidates, docs)
         citations = verified([_citation(i, c) for i, c in enumerate(chosen, start=1)], docs, passages)
         if not citations:
