@@ -4,14 +4,15 @@
 takes two RealTimeQA sets built by `python -m bench.realtimeqa build` (OTHER with `--exclude
 COVERED`, so their weeks differ), indexes COVERED's articles only (once; default
 `index/rtqa-<COVERED name>`, the index `bench.realtimeqa run` builds) and asks every question
-of both, with no refusal threshold, keeping the answer's score (cheap reader) or confidence
-(learned). Two groups are compared:
+of both, with no refusal threshold, keeping the answer's score (what the reader refuses by:
+the cheap score, or the learned confidence) and its confidence. Two groups are compared:
 - **right**: questions of either set whose answer's first quote holds the right choice;
 - **uncovered**: questions of OTHER whose right choice is in none of the top 10 passages: the
   collection does not hold their answer, so "I can't find this" is the right reply.
-It reports the ROC AUC of the score between them, and for a sweep of thresholds the share of
-each group refused (rules such as "the sources never mention X" count as refusals): the
-trade-off a threshold buys on news, where many questions fall outside the collection.
+It reports the ROC AUC of the score and of the confidence between them, and for a sweep of
+thresholds the share of each group refused (rules such as "the sources never mention X" count
+as refusals): the trade-off a threshold buys on news, where many questions fall outside the
+collection.
 
 Does not: build the sets (`bench.realtimeqa`), fetch anything, or change any default.
 """
@@ -42,8 +43,9 @@ def ask_all(covered: Path, other: Path, answerer) -> list[dict]:
             passages = answerer.retriever.search(q.question, k=10)
             answer = answerer.ask(q.question)
             first = bool(answer.citations) and contains_answer(answer.citations[0].quote, [q.answer])
-            score = answer.confidence if answer.confidence is not None else answer.score
-            rows.append({"rule": answer.refused, "score": float(score),
+            # the score is what the reader refuses by (the learned reader's is its confidence)
+            rows.append({"rule": answer.refused, "score": float(answer.score),
+                         "confidence": float(answer.confidence),
                          "right": first and not answer.refused,
                          "uncovered": name == "other" and not any(
                              contains_answer(p.text, [q.answer]) for p in passages)})
@@ -66,8 +68,10 @@ def sweep(rows: list[dict]) -> dict:
                  "uncovered_refused": round(float(np.mean((unc_score < t) | unc_rule)), 3)}
                 for why, t in [*picked, *(("fixed", t) for t in FIXED)]]
     labels = [True] * len(right) + [False] * len(unc)
+    confidence = [r["confidence"] for r in rows if r["right"]] + [r["confidence"] for r in unc]
     return {"right": len(right), "uncovered": len(unc),
-            "auc": auc(np.concatenate([right, unc_score]), labels), "thresholds": rows_out}
+            "auc": auc(np.concatenate([right, unc_score]), labels),
+            "confidence_auc": auc(confidence, labels), "thresholds": rows_out}
 
 
 def run(covered: Path, other: Path, *, index_dir: Path | None = None, reader: str = "cheap",

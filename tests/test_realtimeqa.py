@@ -124,7 +124,8 @@ def test_refusals_compare_right_answers_with_questions_the_index_does_not_cover(
                           embedder=FakeEmbedder())
     assert report["questions"] == 3
     assert report["uncovered"] == 1  # the lawnmower recall is in no indexed article
-    assert report["right"] >= 1
+    assert report["right"] >= 1 and report["reader"] == "cheap"
+    assert report["confidence_auc"] is not None
     shares = {row["threshold"]: row for row in report["thresholds"]}
     assert shares[0.9]["uncovered_refused"] >= shares[0.42]["uncovered_refused"]
     assert all(0.0 <= row["right_refused"] <= 1.0 for row in report["thresholds"])
@@ -134,11 +135,13 @@ def test_refusals_compare_right_answers_with_questions_the_index_does_not_cover(
 def test_refusals_sweep_on_known_scores():
     from bench.refusals import sweep
 
-    rows = [{"score": s, "rule": False, "right": True, "uncovered": False} for s in (0.8, 0.9, 1.0)]
-    rows += [{"score": s, "rule": r, "right": False, "uncovered": True}
-             for s, r in ((0.3, False), (0.95, True))]
+    rows = [{"score": s, "confidence": c, "rule": False, "right": True, "uncovered": False}
+            for s, c in ((0.8, 0.7), (0.9, 0.6), (1.0, 0.5))]
+    rows += [{"score": s, "confidence": c, "rule": r, "right": False, "uncovered": True}
+             for s, c, r in ((0.3, 0.1, False), (0.95, 0.2, True))]
     report = sweep(rows)
     assert report["auc"] == 0.6667  # 4 of the 6 pairs ordered: AUC reads scores, not rules
+    assert report["confidence_auc"] == 1.0  # every right answer's confidence is above
     fixed = {row["threshold"]: row for row in report["thresholds"] if row["chosen_by"] == "fixed"}
     assert fixed[0.42] == {"threshold": 0.42, "chosen_by": "fixed", "right_refused": 0.0,
                            "uncovered_refused": 1.0}
