@@ -20,6 +20,7 @@ from typing import Literal
 
 from ..reading.chunk import sentences
 from ..reading.text import fold, words
+from .units import MEASURE, in_unit, unit_named
 
 AnswerType = Literal["who", "name", "when", "number", "other"]
 
@@ -195,8 +196,8 @@ def _number_span(sentence: str, question: str) -> tuple[int, int] | None:
         value = m.group().strip(" ,.")
         if not value or _DATE.fullmatch(value) or _after_month(sentence, m.start()) \
                 or not total and _whole_not_asked(sentence[max(0, m.start() - 40):m.start()], asked) \
-                or unit is not None and not _in_unit(sentence, m, unit) \
-                or count and _MEASURE.search(value):
+                or unit is not None and not in_unit(sentence, m, unit) \
+                or count and MEASURE.search(value):
             continue
         whole = _OF_WHOLE.match(sentence, m.end())  # "18 of the alliance's 32 countries are..."
         if whole and total:
@@ -213,43 +214,10 @@ def _number_span(sentence: str, question: str) -> tuple[int, int] | None:
     return min(found)[2] if found else None
 
 
-# a unit the question names ("in euros", "how many kilometres", "what percentage"): the
-# figure must be given in it ("1,340 km", "€2.5 billion", "2%"), each unit a pattern of its own
-_UNITS = {
-    "euro": r"€|\beur(?:os?)?\b",
-    "dollar": r"\$|\bdollars?\b|\busd\b",
-    "pound": r"£|\bpounds?\b|\bgbp\b",
-    "kilometre": r"\bkilomet(?:re|er)s?\b|\bkm\b",
-    "mile": r"\bmiles?\b",
-    "metre": r"\bmet(?:re|er)s?\b|\bm\b",
-    "percent": r"%|\bper ?cent\b",
-}
-_ASKED_UNIT = re.compile(
-    r"\b(?:in|how many|what(?: is| was)? the number of) (euros?|dollars?|pounds? sterling|"
-    r"kilomet(?:re|er)s|km|miles|met(?:re|er)s)\b|\bwhat (percent)(?:age)?\b")
-# a share or a sum of money, which does not answer "how many"
-_MEASURE = re.compile(r"%|\bper ?cent\b|[$€£]", re.IGNORECASE)
-_SCALE = r"(?:\s?(?:bn|billion|million|trillion|thousand|hundred))?"
-_UNIT_SIGN = {u: re.compile(p, re.IGNORECASE) for u, p in _UNITS.items()}
-_UNIT_AFTER = {u: re.compile(rf"{_SCALE}[\s-]?(?:{p})", re.IGNORECASE) for u, p in _UNITS.items()}
-
-
 def asked_unit(question: str) -> str | None:
     """The unit a question asks its figure in ("How long in kilometres...?": "kilometre"),
-    or None when it names none."""
-    m = _ASKED_UNIT.search(fold(asking_part(question)))
-    if m is None:
-        return None
-    word = (m.group(1) or m.group(2)).replace("kilometer", "kilometre").replace("meter", "metre")
-    return next(u for u in _UNITS if word.startswith(u) or word == "km" and u == "kilometre")
-
-
-def _in_unit(sentence: str, figure: re.Match, unit: str) -> bool:
-    """Whether the figure at `figure` is given in `unit`: its sign in it ("€3", "2%"; `_NUMBER`
-    takes a currency sign before the digits), or its word right after it, past a scale ("95
-    billion euros", "1,340-kilometre"). Read on the sentence itself, so offsets stay true."""
-    return bool(_UNIT_SIGN[unit].search(figure.group())
-                or _UNIT_AFTER[unit].match(sentence, figure.end()))
+    or None when it names none (`rag.answering.units`)."""
+    return unit_named(fold(asking_part(question)))
 
 
 _UNIT = re.compile(r"\s+(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|centur(?:y|ies))\b",
