@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..answering.answer import AnswerConfig
 from ..answering.features import SENTENCE_FEATURES, question_features
 from ..answering.reader import Linear
 from ..evaluation.qa import auc
@@ -62,14 +63,16 @@ def question_rows(examples: list[Example], logits: list[np.ndarray]) -> tuple[np
     return q, y
 
 
-def cheap_scores(e: Example) -> np.ndarray:
+def cheap_scores(e: Example, config: AnswerConfig = AnswerConfig()) -> np.ndarray:
     """The cheap score of each candidate (candidates are in its order): the best one's dense
-    + 0.5 x coverage + 0.15 x typed (`AnswerConfig`'s weights), plus each one's gap to it."""
+    + coverage and typed at `config`'s weights (the answerer's defaults), plus each one's gap
+    to it."""
     if not len(e.x):
         return np.zeros(0)
     col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
     first = e.x[0]
-    best = first[col["dense"]] + 0.5 * first[col["coverage"]] + 0.15 * first[col["typed"]]
+    best = (first[col["dense"]] + config.lexical_weight * first[col["coverage"]]
+            + config.type_weight * first[col["typed"]])
     return best + e.x[:, col["cheap_gap"]]
 
 
