@@ -254,10 +254,10 @@ class Answerer:
 
     def sentence_features(self, query: str, candidates: list[_Candidate]) -> np.ndarray:
         """`rag.answering.features.sentence_features` of `candidates`, with the IDF of this
-        index's BM25 index (a store without one, such as Milvus, weighs words evenly)."""
-        lexical = getattr(self.retriever.store, "lexical", None)
-        idf = features.index_idf(lexical) if hasattr(lexical, "document_frequencies") \
-            else features.uniform_idf
+        index's chunks (the same from a local index and from Milvus; an index built before
+        its counts were kept weighs words evenly)."""
+        store = self.retriever.store
+        idf = features.index_idf(store.manifest.chunks, store.document_frequencies)
         return features.sentence_features(query, candidates, idf)
 
     def read(self, query: str, candidates: list[_Candidate]) -> tuple[list[_Candidate], float]:
@@ -284,8 +284,7 @@ class Answerer:
         why = self._refusal_reasons(standalone, candidates, score)
         if why:
             return replace(refuse, notes=tuple(why))
-        # the cheap reader's quotes do not follow its confidence, whose IDF differs by backend
-        chosen = self._select(standalone, candidates, None if self.reader is None else confidence)
+        chosen = self._select(standalone, candidates, confidence)
         chosen, conflict = conflicts.order(chosen, candidates, docs)
         citations = verified([_citation(i, c) for i, c in enumerate(chosen, start=1)], docs, passages)
         if not citations:

@@ -53,13 +53,17 @@ def uniform_idf(terms: list[str]) -> list[float]:
     return [1.0] * len(terms)
 
 
-def index_idf(lexical) -> Idf:
-    """IDF of analyzed terms from a `LexicalIndex`'s document frequencies (unknown: rarest)."""
-    rows = max(int(lexical.rows), 1)
+def index_idf(rows: int, frequencies: Callable[[list[str]], list[int] | None]) -> Idf:
+    """IDF of analyzed terms from an index's document frequencies over its `rows` chunks
+    (`Store.document_frequencies`; unknown terms are the rarest). An index that keeps no
+    counts (None) weighs words evenly (`uniform_idf`)."""
+    rows = max(int(rows), 1)
 
     def idf(terms: list[str]) -> list[float]:
-        return [math.log(1 + (rows - df + 0.5) / (df + 0.5))
-                for df in lexical.document_frequencies(terms)]
+        counts = frequencies(terms)
+        if counts is None:
+            return uniform_idf(terms)
+        return [math.log(1 + (rows - df + 0.5) / (df + 0.5)) for df in counts]
     return idf
 
 

@@ -83,6 +83,12 @@ class Store(ABC):
     def word_prefixes(self) -> frozenset[str] | None: ...
 
     @abstractmethod
+    def document_frequencies(self, terms: list[str]) -> list[int] | None:
+        """How many chunks hold each analyzed BM25 term (`rag.indexing.lexical.tokenize`'s
+        output; 0 when unknown), or None when the index keeps no counts (built before they
+        were kept)."""
+
+    @abstractmethod
     def is_current(self) -> bool: ...
 
     # what a build reads of the previous version, and `rag info`
@@ -138,6 +144,9 @@ class LocalStore(IndexStore, Store):
 
     def vectors_of(self, rows: list[int]) -> np.ndarray:
         return np.asarray(self.vectors()[list(rows)], dtype=np.float32)
+
+    def document_frequencies(self, terms: list[str]) -> list[int]:
+        return self.lexical.document_frequencies(terms)
 
 
 def as_store(store: Store | IndexStore) -> Store:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
@@ -206,7 +207,7 @@ class VersionWriter:
         """Insert everything but the manifest; returns how many chunks the model embedded."""
         docs = {d.id: d for d in documents}
         self._insert_documents(documents)
-        terms, prefixes = _terms(chunks, docs, analyzed, self.lexical)
+        terms, prefixes, frequencies = _terms(chunks, docs, analyzed, self.lexical)
         self._record = lambda row: _chunk_record(row, chunks[row], docs[chunks[row].doc_id],
                                                  terms[row])
         rows_of: dict[str, list[int]] = {}
@@ -218,6 +219,8 @@ class VersionWriter:
         todo = sorted(r for rows in rows_of.values() for r in rows)
         self._embed(todo, chunks, embedder, progress)
         self._put_blob("prefixes", json.dumps(sorted(prefixes), ensure_ascii=False))
+        self._put_blob("frequencies", json.dumps(dict(sorted(frequencies.items())),
+                                                 ensure_ascii=False, separators=(",", ":")))
         self._put_blob("files", json.dumps(stats, ensure_ascii=False))
         return len(todo)
 
@@ -320,20 +323,23 @@ def _chunk_record(row: int, c: Chunk, d: Document, terms: str) -> dict:
 
 
 def _terms(chunks: list[Chunk], docs: dict[str, Document], analyzed: list,
-           config: LexicalConfig) -> tuple[list[str], set[str]]:
-    """Each chunk's encoded BM25 terms (`milvus_store.lexical_terms`) and the word prefixes
-    of all of them, reusing the analysis the chunking workers made of the new chunks."""
+           config: LexicalConfig) -> tuple[list[str], set[str], Counter]:
+    """Each chunk's encoded BM25 terms (`milvus_store.lexical_terms`), the word prefixes of
+    all of them and how many chunks hold each term, reusing the analysis the chunking
+    workers made of the new chunks."""
     analyzed = list(analyzed) if analyzed else [None] * len(chunks)
     todo = [i for i, a in enumerate(analyzed) if a is None]
     texts = [lexical_text(chunks[i].text, docs[chunks[i].doc_id].title, config) for i in todo]
     for i, a in zip(todo, map_ordered(_analyze_one, texts, state=config.stem)):
         analyzed[i] = a
-    terms, prefixes = [], set()
+    terms, prefixes, frequencies = [], set(), Counter()
     for tokens, words in analyzed:
-        terms.append(" ".join(ms.encode_term(t) for t in tokens.split("\0") if t))
+        held = [t for t in tokens.split("\0") if t]
+        terms.append(" ".join(ms.encode_term(t) for t in held))
+        frequencies.update(set(held))
         prefixes.update(words.split("\0"))
     prefixes.discard("")
-    return terms, prefixes
+    return terms, prefixes, frequencies
 
 
 def _analyze_one(stem: bool, text: str) -> tuple[str, str]:

@@ -12,7 +12,9 @@ points at the chunks collection of the published one:
 - `..._docs`: each document's full text (quotes are verified against it) and content spans,
   cut into parts of at most 65,535 UTF-8 bytes (Milvus's VARCHAR limit);
 - `..._meta`: named JSON blobs, in parts too: `intent` (model and dimension, written first),
-  `prefixes` (the answerer's word prefixes), `files` (sizes and times of the source files),
+  `prefixes` (the answerer's word prefixes), `frequencies` (how many chunks hold each BM25
+  term, which Milvus does not expose: the answerer weighs words by them as it does with a
+  local index), `files` (sizes and times of the source files),
   and `manifest`, written last: a version without one is unfinished.
 Milvus needs a vector field in every collection, so `_docs` and `_meta` carry a 2-d dummy.
 
@@ -169,6 +171,7 @@ class MilvusStore(Store):
         self.damage: tuple = ()  # nothing to repair: Milvus keeps its own files
         self._doc_ids: dict[int, str] = {}
         self._prefixes: frozenset[str] | None = None
+        self._frequencies: dict[str, int] | None = None
         self._search_params = {"metric_type": "IP", "params": search_params(manifest)}
 
     def _call(self, fn, *args, **kwargs):
@@ -282,6 +285,14 @@ class MilvusStore(Store):
             saved = self.blob("prefixes")
             self._prefixes = frozenset(json.loads(saved)) if saved is not None else None
         return self._prefixes
+
+    def document_frequencies(self, terms: list[str]) -> list[int] | None:
+        if self._frequencies is None:  # read once; {} for a version saved without them
+            saved = self.blob("frequencies")
+            self._frequencies = json.loads(saved) if saved is not None else {}
+        if not self._frequencies:
+            return None
+        return [int(self._frequencies.get(t, 0)) for t in terms]
 
     def is_current(self) -> bool:
         return self._call(published_version, self.client, self.where.prefix) == self.version

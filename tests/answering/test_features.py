@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rag.answering.features import (
     QUESTION_FEATURES,
     SENTENCE_FEATURES,
+    index_idf,
     question_features,
     sentence_features,
     uniform_idf,
@@ -92,3 +95,12 @@ def test_features_are_finite_and_gaps_never_positive(texts, question):
 def test_no_candidate_gives_the_weakest_question_row():
     q = question_features(np.zeros((0, len(SENTENCE_FEATURES))), np.zeros(0), "Who leads NATO?")
     assert q[QUESTION_FEATURES.index("best_logit")] == -10.0
+
+
+def test_index_idf_weighs_rare_terms_more_and_falls_back_to_even_weights():
+    counts = {"nato": 90, "rutte": 1}
+    idf = index_idf(100, lambda terms: [counts.get(t, 0) for t in terms])
+    common, rare, unknown = idf(["nato", "rutte", "zzz"])
+    assert 0 < common < rare < unknown
+    assert rare == pytest.approx(math.log(1 + 99.5 / 1.5))
+    assert index_idf(100, lambda terms: None)(["nato", "rutte"]) == [1.0, 1.0]

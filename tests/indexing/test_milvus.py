@@ -108,6 +108,18 @@ def test_every_record_round_trips(seeds_pair):
     assert milvus.store.ids_by_source() == local.store.ids_by_source()
     rows = [0, 7, 3]
     assert milvus.store.vectors_of(rows) == pytest.approx(local.store.vectors_of(rows))
+    terms = sorted(t for t in local.store.lexical.vocab if t) + ["neverindexedterm"]
+    assert milvus.store.document_frequencies(terms) == local.store.document_frequencies(terms)
+
+
+def test_a_version_without_term_counts_weighs_words_evenly(seeds_pair):
+    """An index built before the counts were kept still answers: its IDF is uniform."""
+    milvus, _, _ = seeds_pair
+    store = milvus.store
+    store.client.delete(store.names["meta"], filter='name == "frequencies"')
+    fresh = open_store(store.path)
+    assert fresh.document_frequencies(["nato"]) is None
+    assert not Answerer(Retriever(fresh, milvus.embedder)).ask("Who leads NATO?").refused
 
 
 def test_ask_cites_verified_quotes_from_milvus(seeds_pair):
@@ -115,6 +127,7 @@ def test_ask_cites_verified_quotes_from_milvus(seeds_pair):
     for question in ("How many countries does NATO have?", "Who will succeed Stoltenberg?"):
         answer, want = Answerer(milvus).ask(question), Answerer(local).ask(question)
         assert answer.text == want.text and answer.citations == want.citations
+        assert answer.confidence == pytest.approx(want.confidence, abs=1e-9)
         for c in answer.citations:
             assert Path(c.source).read_text(encoding="utf-8")[c.start:c.end] == c.quote
 
