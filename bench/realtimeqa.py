@@ -198,9 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--as-of-question-date", action="store_true",
                    help="ask each question as of its date (its week's articles first)")
     r.add_argument("--model", default=None, help="embedding model to index with (default: "
-                   "the index's own, else all-MiniLM-L6-v2; all-MiniLM-L6-v2-int8 is faster)")
+                   "the index's own, else what `rag index` picks for the collection's size: "
+                   "all-MiniLM-L6-v2-int8 from 20 million characters, else all-MiniLM-L6-v2)")
     r.add_argument("--chunk-tokens", type=int, default=None,
-                   help="chunk size in tiktoken tokens (default the chunker's, 128)")
+                   help="chunk size in tiktoken tokens (default: the index's own, else 200 "
+                   "from 20 million characters, else 128)")
     args = ap.parse_args(argv)
     if args.command == "build":
         print(json.dumps(build(args.src, args.out, weeks=args.weeks, exclude=args.exclude)))

@@ -11,6 +11,8 @@ import json
 from ..indexing.embed import DEFAULT_MODEL, INT8_MODEL, MODELS
 from .common import index_arg, index_dir, json_arg, say
 
+SHOWN = 10  # document ids listed per kind of change; --json lists them all
+
 
 def register(sub) -> None:
     p = sub.add_parser("index", help="index files or folders (default: the seeds/ corpus)")
@@ -23,10 +25,11 @@ def register(sub) -> None:
     p.add_argument("--model", choices=MODELS, default=None,
                    help=f"embedding model: {INT8_MODEL} embeds about twice as fast for a small "
                    "loss (see the README); default: the index's own, else "
-                   f"{DEFAULT_MODEL}. Another model than the index's embeds everything again")
+                   f"{DEFAULT_MODEL}, or {INT8_MODEL} for a new index of 20 million characters "
+                   "or more. Another model than the index's embeds everything again")
     p.add_argument("--chunk-tokens", type=_chunk_tokens, default=None, metavar="N",
                    help="chunk size in tiktoken tokens, 32 to 256 (default: the index's own, "
-                   "else 128); 200 finds more news answers, 128 answers the seeds better "
+                   "else 128, or 200 for a new index of 20 million characters or more); 200 finds more news answers, 128 answers the seeds better "
                    "(see the README). Another size than the index's embeds everything again")
     json_arg(p, "print a JSON report")
     p.set_defaults(func=run)
@@ -68,10 +71,14 @@ def run(args) -> int:
         return 0
     state = "updated" if report.written else "unchanged"
     print(f"{report.index_dir}: {state}, {report.documents} documents, {report.chunks} chunks "
-          f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.2f}s")
+          f"of up to {report.chunk_tokens} tokens ({report.embedded} embedded, {report.reused} "
+          f"reused, {report.model}) in {report.seconds:.2f}s")
     for label in ("added", "changed", "removed"):
-        if getattr(report, label):
-            print(f"  {label}: {', '.join(getattr(report, label))}")
+        ids = getattr(report, label)
+        if ids:
+            more = f", and {len(ids) - SHOWN:,} more (`rag docs` lists them)" \
+                if len(ids) > SHOWN else ""
+            print(f"  {label}: {', '.join(ids[:SHOWN])}{more}")
     return 0
 
 

@@ -27,21 +27,21 @@ Does not: watch folders, or keep several versions of an index.
 
 from __future__ import annotations
 
-import json
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from ..errors import IndexMismatchError, IndexNotFoundError, InputError
+from ..errors import IndexMismatchError, IndexNotFoundError
 from ..parallel import map_ordered
 from ..reading.chunk import Chunk, ChunkConfig, chunk_document, fits_model
 from ..reading.identity import where
 from ..reading.ingest import Document, list_files, read_documents
-from . import disk, swap
-from .embed import DEFAULT_MODEL, MODELS, Embedder, get_embedder
+from . import disk, settings, swap
+from .embed import Embedder, get_embedder
 from .health import describe
 from .job import Job
 from .lexical import LexicalConfig, analyze, lexical_text
@@ -76,6 +76,8 @@ class BuildReport:
     removed: tuple[str, ...]
     written: bool
     seconds: float
+    model: str = ""
+    chunk_tokens: int = 0
 
 
 def build_index(
@@ -100,11 +102,12 @@ def build_index(
     """
     started = time.perf_counter()
     where = parse_location(index_dir) if index_dir else default_location()
-    own = None if isinstance(where, MilvusURI) else _manifest(where)
-    _check_add(where, own, embedder, chunk_config, add)
-    request = Request(list(paths), where, embedder or get_embedder(_model_of(own)),
-                      chunk_config or _chunker_of(own), store_config, lexical_config, add,
-                      progress, snapshot_every, on_publish)
+    own = settings.own_manifest(where)
+    settings.check_add(where, own, embedder, chunk_config, add)
+    request = Request(list(paths), where, embedder or get_embedder(settings.model_of(own)),
+                      chunk_config or settings.chunker_of(own), store_config, lexical_config,
+                      add, progress, snapshot_every, on_publish,
+                      by_size=(own is None and embedder is None, own is None and chunk_config is None))
     if isinstance(where, MilvusURI):
         from .milvus_build import build_milvus
 
@@ -134,6 +137,7 @@ class Request:
     progress: bool
     snapshot_every: float | None
     on_publish: Callable[[Manifest], None] | None
+    by_size: tuple[bool, bool] = (False, False)  # model, chunking: left to the collection's size
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,7 @@ class Plan:
     analyzed: list = field(default_factory=list)
     fresh: list[Document] = field(default_factory=list)
     stats: dict[str, tuple[int, int]] = field(default_factory=dict)
+    request: Request | None = None  # the build's settings, sized to the collection
 
 
 def plan_build(r: Request, old, *, reusable: bool) -> Plan:
@@ -166,6 +171,7 @@ def plan_build(r: Request, old, *, reusable: bool) -> Plan:
     if settled and not r.add and known == stats:  # not a file touched: read none
         return Plan(False, old.manifest, _plan({}, {}))
     documents = _read(r.paths, files, old, known, stats, r.add)
+    r = _sized(r, documents) if any(r.by_size) else r
     changes = _plan({d.id: d.hash for d in documents}, old.manifest.documents if old else {})
     if settled and not any(changes.values()):
         return Plan(False, old.manifest, changes)
@@ -176,7 +182,20 @@ def plan_build(r: Request, old, *, reusable: bool) -> Plan:
         store=asdict(r.store_config), documents={d.id: d.hash for d in documents},
         sources=sources, chunks=len(chunks), lexical=asdict(r.lexical_config),
         package_version=package_version())
-    return Plan(True, manifest, changes, documents, chunks, analyzed, fresh, stats)
+    return Plan(True, manifest, changes, documents, chunks, analyzed, fresh, stats, r)
+
+
+def _sized(r: Request, documents: list[Document]) -> Request:
+    """`r` with the model and chunk size it left open set by the collection's size
+    (`rag.indexing.settings.by_size`), told to the user when that changes them."""
+    characters = sum(len(d.text) for d in documents)
+    sized = settings.by_size(characters, model=r.by_size[0], chunking=r.by_size[1])
+    line = settings.describe(sized, characters)
+    if line and r.progress:
+        print(line, file=sys.stderr, flush=True)
+    embedder = r.embedder if sized.model in (None, r.embedder.name) else get_embedder(sized.model)
+    return replace(r, embedder=embedder, chunk_config=sized.chunking or r.chunk_config,
+                   by_size=(False, False))
 
 
 def _update(r: Request, old: IndexStore | None, started: float) -> BuildReport:
@@ -186,6 +205,7 @@ def _update(r: Request, old: IndexStore | None, started: float) -> BuildReport:
     plan = plan_build(r, old, reusable=reusable)
     if not plan.write:
         return build_report(r.index_dir, plan.manifest, None, 0, plan.changes, False, started)
+    r = plan.request
     job = Job(r.index_dir, plan.manifest, plan.documents, plan.chunks, plan.stats,
               r.store_config, r.embedder, progress=r.progress, snapshot_every=r.snapshot_every,
               on_publish=r.on_publish, analyzed=plan.analyzed,
@@ -203,6 +223,7 @@ def build_report(index_dir, manifest, n_docs, embedded, plan, written, started) 
         chunks=manifest.chunks, embedded=embedded, reused=manifest.chunks - embedded,
         added=tuple(plan["added"]), changed=tuple(plan["changed"]),
         removed=tuple(plan["removed"]), written=written, seconds=time.perf_counter() - started,
+        model=manifest.model, chunk_tokens=int((manifest.chunker or {}).get("max_tokens", 0)),
     )
 
 
@@ -276,51 +297,6 @@ def _open_compatible(index_dir: Path, embedder: Embedder, config: ChunkConfig) -
         warnings.warn(f"the index at {index_dir} is damaged ({describe(list(old.damage))}): "
                       "repairing it, reusing every vector that is whole", stacklevel=4)
     return old
-
-
-def _check_add(where, own: dict | None, embedder: Embedder | None,
-               chunk_config: ChunkConfig | None, add: bool) -> None:
-    """`--add` with another model or chunk size than the index's would rebuild it without its
-    documents: refused, saying how to change them for every document."""
-    if not add or own is None:
-        return
-    if embedder is not None and own.get("model") not in (None, embedder.name):
-        raise InputError(f"the index at {where} was embedded with {own['model']}; --add keeps "
-                         f"it: drop --model, or index all its files again without --add to "
-                         f"change to {embedder.name}")
-    size = (own.get("chunker") or {}).get("max_tokens")
-    if chunk_config is not None and size not in (None, chunk_config.max_tokens):
-        raise InputError(f"the index at {where} was chunked at {size} tokens; --add keeps it: "
-                         f"drop --chunk-tokens, or index all its files again without --add to "
-                         f"change to {chunk_config.max_tokens}")
-
-
-def _model_of(own: dict | None) -> str:
-    """The embedding model of an index (its manifest `own`) when it is one this verbatim names,
-    so that building again without naming one keeps it; else `DEFAULT_MODEL`."""
-    model = (own or {}).get("model")
-    return model if model in MODELS else DEFAULT_MODEL
-
-
-def _chunker_of(own: dict | None) -> ChunkConfig:
-    """The chunk size and overlap an index (its manifest `own`) was built with, under today's
-    reading rules and encoding; the defaults for a new index or one that records none."""
-    recorded = (own or {}).get("chunker")
-    try:
-        return ChunkConfig(max_tokens=int(recorded["max_tokens"]),
-                           overlap=int(recorded["overlap"]))
-    except (TypeError, KeyError, ValueError):
-        return ChunkConfig()
-
-
-def _manifest(where) -> dict | None:
-    """The manifest of the directory index at `where`, read as plain JSON, if it has one."""
-    version = swap.current_version(Path(where))
-    try:
-        manifest = json.loads((version / "manifest.json").read_text())
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
-    return manifest if isinstance(manifest, dict) else None
 
 
 def _plan(new: dict[str, str], old: dict[str, str]) -> dict[str, list[str]]:

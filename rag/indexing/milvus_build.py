@@ -63,6 +63,7 @@ def build_milvus(r: Request, started: float) -> BuildReport:
         plan = plan_build(r, old, reusable=old is not None)
         if not plan.write:
             return build_report(where, plan.manifest, None, 0, plan.changes, False, started)
+        r = plan.request
         chunks, analyzed = plan.chunks, plan.analyzed
         fixed = within_model(plan.fresh, chunks, analyzed, r.embedder, r.chunk_config)
         if fixed is not None:  # a document had a chunk over the model's limit: chunked again

@@ -69,6 +69,19 @@ def test_index_reports_what_it_did(tmp_path, corpus, capsys, fake_model):
     assert fake_model.embedded == 0
 
 
+def test_index_lists_ten_ids_of_a_large_change_and_counts_the_rest(tmp_path, capsys,
+                                                                    fake_model):
+    corpus = write_corpus(tmp_path / "many", {f"note{i:02d}.txt": f"Note {i}\n\nThe note "
+                                              f"number {i} is about item {i}.\n"
+                                              for i in range(25)})
+    code, out, err = run(capsys, "index", corpus, "--index", tmp_path / "idx")
+    assert code == 0, err
+    assert "added: note00, note01," in out and ", and 15 more (`rag docs` lists them)" in out
+    assert "note24" not in out
+    code, out, _ = run(capsys, "index", corpus, "--index", tmp_path / "idx2", "--json")
+    assert len(json.loads(out)["added"]) == 25
+
+
 def test_index_json_report(tmp_path, corpus, capsys):
     code, out, _ = run(capsys, "index", corpus, "--index", tmp_path / "idx", "--json")
     assert code == 0
@@ -290,7 +303,7 @@ def test_index_says_when_it_is_searchable_and_search_notes_what_is_not_embedded(
     assert code == 0 and "r0265" in out
     assert "266 of 266 chunks are still being embedded" in err
     code, out, err = run(capsys, "index", corpus, "--index", tmp_path / "index")
-    assert code == 0 and "266 chunks (266 embedded, 0 reused)" in out
+    assert code == 0 and "266 chunks of up to 128 tokens (266 embedded, 0 reused, " in out
 
 
 # --- the reader (issue 13) -------------------------------------------------------------------

@@ -171,19 +171,19 @@ def test_add_with_another_embedder_is_refused_and_keeps_the_index(built, corpus,
 def test_building_again_without_an_embedder_keeps_the_index_model(tmp_path, corpus):
     """An index built with the int8 model stays int8 when `rag index` runs again without
     --model (here the manifest names it; the fake embedder stands in for the vectors)."""
-    from rag.indexing import build
+    from rag.indexing import settings
     from rag.indexing.embed import DEFAULT_MODEL, INT8_MODEL
 
     index = tmp_path / "index"
-    model_of = lambda: build._model_of(build._manifest(index))
-    assert build._manifest(index) is None and model_of() == DEFAULT_MODEL  # no index yet
+    model_of = lambda: settings.model_of(settings.own_manifest(index))
+    assert settings.own_manifest(index) is None and model_of() == DEFAULT_MODEL  # no index yet
     build_index([corpus], index_dir=index, embedder=FakeEmbedder(INT8_MODEL))
     assert model_of() == INT8_MODEL
     build_index([corpus], index_dir=index, embedder=FakeEmbedder("fake-hash"))
     assert model_of() == DEFAULT_MODEL  # a name verbatim does not know
     manifest = next(index.resolve().glob("manifest.json"))
     manifest.write_text("{not json")
-    assert build._manifest(index) is None and model_of() == DEFAULT_MODEL
+    assert settings.own_manifest(index) is None and model_of() == DEFAULT_MODEL
 
 
 def test_building_again_without_a_chunker_keeps_the_index_chunk_size(built, corpus,
