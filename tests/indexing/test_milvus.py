@@ -18,7 +18,7 @@ from conftest import ARTICLES, FakeEmbedder, write_corpus
 import rag.indexing.build
 import rag.indexing.embed
 import rag.search.retrieve
-from rag.answering.answer import Answerer
+from rag.answering.answer import AnswerConfig, Answerer
 from rag.cli import main
 from rag.errors import InputError
 from rag.evaluation.evaluate import DEFAULT_SET, load_set
@@ -130,6 +130,19 @@ def test_ask_cites_verified_quotes_from_milvus(seeds_pair):
         assert answer.confidence == pytest.approx(want.confidence, abs=1e-9)
         for c in answer.citations:
             assert Path(c.source).read_text(encoding="utf-8")[c.start:c.end] == c.quote
+
+
+@pytest.mark.parametrize("reader", ["cheap", "learned"])
+def test_both_readers_read_alike_through_milvus_on_every_seed_question(seeds_pair, reader):
+    """The reader's features weigh words by how many chunks hold them, which Milvus keeps
+    beside the index: every seed question gets the same answer and confidence."""
+    milvus, local, _ = seeds_pair
+    config = AnswerConfig(reader=reader)
+    through, here = Answerer(milvus, config=config), Answerer(local, config=config)
+    for q in load_set(DEFAULT_SET):
+        answer, want = through.ask(q.question), here.ask(q.question)
+        assert (answer.text, answer.refused) == (want.text, want.refused), q.question
+        assert answer.confidence == pytest.approx(want.confidence, abs=1e-9), q.question
 
 
 def test_a_long_non_ascii_document_is_stored_in_parts_and_read_back_whole(tmp_path, uri):
