@@ -125,8 +125,9 @@ def read_questions(path: Path) -> list[Question]:
 
 
 def score(folder: Path, retriever, *, k: int = 5, dated: bool = False, say=print) -> dict:
-    """Answer recall@1/5/10, answer accuracy, first-quote accuracy and the NOTA check; with
-    `dated`, each question is asked as of its own date (`Retriever.search(as_of=...)`)."""
+    """Answer recall@1/5/10, answer accuracy, first-quote accuracy and the NOTA check. Each
+    question is asked on its own date (`asked_on`: one that says "this week" prefers that
+    week's articles); with `dated`, every question is read as of it (`as_of`)."""
     from rag.answering.answer import Answerer
     from rag.evaluation.metrics import contains_answer
 
@@ -135,11 +136,11 @@ def score(folder: Path, retriever, *, k: int = 5, dated: bool = False, say=print
     right, first, started = [], [], time.perf_counter()
     questions = read_questions(folder / "questions.jsonl")
     for n, q in enumerate(questions, start=1):
-        day = q.date if dated else None
-        passages = retriever.search(q.question, k=10, as_of=day)
+        day = q.date if dated else None  # without it, still asked on its date
+        passages = retriever.search(q.question, k=10, as_of=day, asked_on=q.date)
         for depth, hits in recall.items():
             hits.append(any(contains_answer(p.text, [q.answer]) for p in passages[:depth]))
-        answer = answerer.ask(q.question, k=k, as_of=day)
+        answer = answerer.ask(q.question, k=k, as_of=day, asked_on=q.date)
         right.append(not answer.refused and contains_answer(answer.text, [q.answer]))
         first.append(bool(answer.citations) and contains_answer(answer.citations[0].quote,
                                                                 [q.answer]))
@@ -148,7 +149,7 @@ def score(folder: Path, retriever, *, k: int = 5, dated: bool = False, say=print
     avoided = []
     for q in read_questions(folder / "nota.jsonl"):
         wrong = [c for c in q.choices if c.strip().lower() != NOTA]
-        answer = answerer.ask(q.question, k=k, as_of=q.date if dated else None)
+        answer = answerer.ask(q.question, k=k, as_of=q.date if dated else None, asked_on=q.date)
         avoided.append(answer.refused or not any(contains_answer(answer.text, [c]) for c in wrong))
     mean = lambda xs: round(sum(xs) / len(xs), 4) if xs else None
     return {"questions": len(questions), "k": k, "as_of_question_date": dated,

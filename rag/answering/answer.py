@@ -171,15 +171,16 @@ class Answerer:
         return cls(Retriever.load(index_dir), config=config)
 
     def ask(self, question: str, *, history: Sequence[str | Answer] = (), k: int | None = None,
-            as_of: str | None = None) -> Answer:
+            as_of: str | None = None, asked_on: str | None = None) -> Answer:
         """Answer `question`; `history` holds earlier user turns (strings or Answers), oldest
-        first; `as_of` (YYYY-MM-DD) prefers the articles of that day's week (see
+        first; `as_of` (YYYY-MM-DD) prefers the articles of that day's week, and `asked_on`
+        is the day the question is asked, for one that says "this week" (see
         `Retriever.search`)."""
         started = time.perf_counter()
         k = check_k(self.config.k if k is None else k)
         question = self.retriever.prepare(question)
         standalone = rewrite(question, self.previous_turn(history))
-        passages = self.retriever.search(standalone, k=k, as_of=as_of)
+        passages = self.retriever.search(standalone, k=k, as_of=as_of, asked_on=asked_on)
         retrieved = time.perf_counter()
         docs = self.retriever.store.documents(sorted({p.doc_id for p in passages}))
         candidates, confidence = self.read(standalone, self.candidates(standalone, passages, docs))

@@ -63,7 +63,8 @@ def search_args(p: argparse.ArgumentParser) -> None:
 def as_of_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", metavar="YYYY-MM-DD", default=None,
                    help="the question's day: articles dated from 7 days before to 3 after it "
-                        "come first (news about the past week)")
+                        "come first (news about the past week); without it, a question that "
+                        "says 'this week', 'recently' or 'yesterday' is read as of today")
 
 
 def reader_arg(p: argparse.ArgumentParser) -> None:

@@ -7,16 +7,33 @@ after it first, each group in its fused order; undated documents, and dates that
 days, count as outside. On RealTimeQA 2023 (500 questions, `bench.realtimeqa`), a window of
 7 days before and 3 after lifted answer recall@5 from 0.356 to 0.392.
 
-Does not: filter anything out (every hit stays, after the ones in the window), or guess a
-question's date from its words.
+`says_recent(question)` is True when the question's own words point at the last few days
+("this week", "last weekend", "recently", "yesterday", "today", "on Monday"): then
+`Retriever.search` takes the day it is asked (today, unless told) as `as_of`. On the same
+500 questions, asked on their own dates, that gave 0.416 against 0.402 for no date and 0.422
+for every question dated (int8, 200-token index); 171 of the 500 say so.
+
+Does not: filter anything out (every hit stays, after the ones in the window), or read a
+calendar date out of a question ("in March 2023").
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from ..errors import InputError
 from .fusion import Hits
+
+_RECENT = re.compile(r"\b(?:this|last|past) (?:week|weekend)\b|\brecent(?:ly)?\b|\btoday\b|"
+                     r"\byesterday\b|\btonight\b|\bthis morning\b|"
+                     r"\bon (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+                     re.IGNORECASE)
+
+
+def says_recent(question: str) -> bool:
+    """True when `question` points at the last few days in its own words."""
+    return _RECENT.search(question) is not None
 
 
 def parse_day(value) -> dt.date | None:

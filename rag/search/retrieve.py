@@ -12,7 +12,9 @@ calls either way. Three modes (`SearchConfig.mode`, or `mode=` per search):
   (`rag.search.fusion.rrf`, weights configurable) or by normalized scores.
 Then, optionally, a cross-encoder reranks the best `rerank_depth` (`rag.search.rerank`). With
 `as_of=` a date (a news question's day), chunks of articles dated from `date_window[0]` days
-before to `date_window[1]` days after it come first, in their order (`rag.search.recency`).
+before to `date_window[1]` days after it come first, in their order (`rag.search.recency`); a
+question that says "this week", "recently" or "yesterday" gets the day it is asked (today,
+or `asked_on=`) as its `as_of` unless `recent_words` is off.
 Last, a per-document cap (default: 2 passages) or MMR keeps one article from filling the top k.
 
 `Passage.score` is the score the ranking used: cosine similarity (dense), BM25 (lexical),
@@ -30,6 +32,7 @@ Does not: build indexes, compose answers, or rewrite follow-up questions.
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -89,6 +92,8 @@ class SearchConfig:
     to the best `rerank_depth`. `max_per_doc` caps passages per document in the top k (a
     document's further passages come after the other documents'; None turns it off);
     `mmr` (a lambda in [0, 1]) diversifies by maximal marginal relevance instead.
+    `date_window` is the days before and after a question's day whose articles come first;
+    `recent_words` reads a question that says "this week" or "recently" as of the day asked.
     The defaults are the best measured on the seed set and BEIR SciFact (see README).
     """
 
@@ -103,6 +108,7 @@ class SearchConfig:
     reranker: str | Reranker | None = None
     rerank_depth: int = 30
     date_window: tuple[int, int] = (7, 3)
+    recent_words: bool = True
 
     def __post_init__(self):
         check_mode(self.mode)
@@ -163,8 +169,10 @@ class Retriever:
         return Retriever(self.store, self.embedder, config=replace(self.config, **changes))
 
     def search(self, question: str, *, k: int = 5, mode: Mode | None = None,
-               as_of: str | None = None) -> list[Passage]:
-        """The `k` passages that best match `question`, best first.
+               as_of: str | None = None, asked_on: str | None = None) -> list[Passage]:
+        """The `k` passages that best match `question`, best first. Without `as_of`, a
+        question whose words point at the last few days ("this week", "recently") is read
+        as of the day it is asked: `asked_on`, else today (`SearchConfig.recent_words`).
 
         >>> Retriever.load("index/default").search("Who succeeds Stoltenberg?", k=1)  # doctest: +SKIP
         """
@@ -172,6 +180,9 @@ class Retriever:
         k = check_k(k)
         mode = check_mode(mode or self.config.mode)
         when = recency.parse_day(as_of)
+        asked = recency.parse_day(asked_on)
+        if when is None and self.config.recent_words and recency.says_recent(question):
+            when = asked or dt.date.today()
         try:
             return self._search(question, k, mode, when)
         except IndexChangedError:  # a newer publish dropped this version: read the new one

@@ -10,7 +10,7 @@ from conftest import FakeEmbedder
 
 from rag.errors import InputError
 from rag.indexing.build import build_index
-from rag.search.recency import parse_day
+from rag.search.recency import parse_day, says_recent
 from rag.search.retrieve import Retriever, SearchConfig
 
 ARTICLES = [  # the same story at three dates, worded so the oldest matches best
@@ -48,6 +48,37 @@ def test_the_window_is_a_setting(retriever):
     wide = retriever.with_config(date_window=(365, 365))
     inside = [p.doc_id for p in wide.search("harbor ferry strike pay", k=4, as_of="2023-03-03")]
     assert inside[-1] == "undated"  # every dated article is inside; the undated one is not
+
+
+def test_a_question_saying_this_week_is_read_as_of_the_day_it_is_asked(retriever):
+    question = "harbor ferry strike pay this week"
+    assert retriever.search(question, k=4, asked_on="2023-03-03")[0].doc_id == "week"
+    no_words = [p.doc_id for p in retriever.search("harbor ferry strike pay", k=4,
+                                                   asked_on="2023-03-03")]
+    assert no_words[0] != "week"  # the day asked matters only when the words point at it
+    told = retriever.search(question, k=4, as_of="2023-06-21", asked_on="2023-03-03")
+    assert told[0].doc_id == "later"  # an explicit as_of wins
+    off = retriever.with_config(recent_words=False)
+    assert off.search(question, k=4, asked_on="2023-03-03")[0].doc_id != "week"
+
+
+def test_without_a_day_asked_it_is_today(retriever, monkeypatch):
+    class Today(dt.date):
+        @classmethod
+        def today(cls):
+            return cls(2023, 6, 22)
+    monkeypatch.setattr("rag.search.retrieve.dt.date", Today)
+    assert retriever.search("harbor ferry strike pay recently", k=4)[0].doc_id == "later"
+
+
+@pytest.mark.parametrize("question, recent", [
+    ("Which team won the final on Sunday?", True), ("Who resigned this week?", True),
+    ("What did the minister say last weekend?", True), ("Which company recently cut jobs?", True),
+    ("What happened yesterday in Paris?", True), ("What was announced today?", True),
+    ("Who founded NATO?", False), ("What is a weekly magazine?", False),
+    ("Which film won in March 2023?", False), ("How many Sundays are in a year?", False)])
+def test_words_that_point_at_the_last_few_days(question, recent):
+    assert says_recent(question) is recent
 
 
 @pytest.mark.parametrize("value, day", [("2023-01-05", dt.date(2023, 1, 5)),
