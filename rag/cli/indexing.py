@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 
 from ..indexing.embed import DEFAULT_MODEL, INT8_MODEL, MODELS
+from ..indexing.settings import LARGE_CHARACTERS, LARGE_CHUNK_TOKENS
 from .common import index_arg, index_dir, json_arg, say
 
 SHOWN = 10  # document ids listed per kind of change; --json lists them all
+LARGE = f"new index of {LARGE_CHARACTERS / 1e6:.0f} million characters or more"
 
 
 def register(sub) -> None:
@@ -25,12 +27,13 @@ def register(sub) -> None:
     p.add_argument("--model", choices=MODELS, default=None,
                    help=f"embedding model: {INT8_MODEL} embeds about twice as fast for a small "
                    "loss (see the README); default: the index's own, else "
-                   f"{DEFAULT_MODEL}, or {INT8_MODEL} for a new index of 20 million characters "
-                   "or more. Another model than the index's embeds everything again")
+                   f"{DEFAULT_MODEL}, or {INT8_MODEL} for a {LARGE}. Another model than the "
+                   "index's embeds everything again")
     p.add_argument("--chunk-tokens", type=_chunk_tokens, default=None, metavar="N",
                    help="chunk size in tiktoken tokens, 32 to 256 (default: the index's own, "
-                   "else 128, or 200 for a new index of 20 million characters or more); 200 finds more news answers, 128 answers the seeds better "
-                   "(see the README). Another size than the index's embeds everything again")
+                   f"else 128, or {LARGE_CHUNK_TOKENS} for a {LARGE}); 200 finds more news "
+                   "answers, 128 answers the seeds better (see the README). Another size than "
+                   "the index's embeds everything again")
     json_arg(p, "print a JSON report")
     p.set_defaults(func=run)
 
