@@ -403,6 +403,19 @@ def test_a_confident_answer_is_one_quote_plus_at_most_a_corroboration(retriever)
     assert one.citations[0].quote == several.citations[0].quote  # the same best sentence
 
 
+@pytest.mark.parametrize("reader", ["cheap", "learned"])
+def test_either_reader_gives_one_quote_from_its_confidence_on(retriever, reader):
+    """Close seconds are added only while the reader is unsure (confident=1.01 never is)."""
+    settings = {"reader": reader, "threshold": 0.0, "closeness": 0.0}
+    sure = Answerer(retriever, config=AnswerConfig(confident=0.0, **settings))
+    unsure = Answerer(retriever, config=AnswerConfig(confident=1.01, **settings))
+    question = "Where is the lava flowing?"
+    one, several = sure.ask(question), unsure.ask(question)
+    assert one.confidence is not None and len(one.citations) <= 2  # one, or one corroborated
+    assert len(several.citations) == AnswerConfig().max_sentences
+    assert one.citations[0].quote == several.citations[0].quote
+
+
 def test_the_learned_reader_refuses_an_absent_fact_and_a_weak_one(retriever):
     learned = Answerer(retriever, config=AnswerConfig(reader="learned"))
     _assert_refusal(learned.ask("How many submarines does Norway operate?"))
