@@ -98,10 +98,12 @@ def _one_build(where: MilvusURI) -> Iterator[None]:
 
 def _open_compatible(where: MilvusURI, r: Request) -> ms.MilvusStore | None:
     """The published version if its chunks can be kept, else None (a full rebuild; vectors
-    of the same model are still copied by hash)."""
+    of the same model are still copied by hash): another model or chunker, or a damaged record."""
     try:
         old = ms.open_milvus(where)
     except (IndexNotFoundError, IndexMismatchError):
+        return None
+    if not old.sound():
         return None
     m = old.manifest
     same = (m.model, m.dimension, m.chunker) == (r.embedder.name, r.embedder.dimension,

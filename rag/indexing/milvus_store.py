@@ -277,19 +277,38 @@ class MilvusStore(Store):
     def blob(self, name: str) -> str | None:
         return self._call(read_blob, self.client, self.names["meta"], name)
 
+    def json_blob(self, name: str, missing):
+        """The JSON record `name` of this version, or `missing` when it has none; a record
+        that is not JSON is an `IndexMismatchError` that says how to rebuild."""
+        saved = self.blob(name)
+        try:
+            return json.loads(saved) if saved is not None else missing
+        except ValueError:
+            raise IndexMismatchError(
+                f"the '{name}' record of the index at {self.where.shown} is damaged; rebuild it "
+                f"with `rag index PATH ... {option(self.where)}`") from None
+
+    def sound(self) -> bool:
+        """Whether every JSON record of this version reads (a build replaces one that does not)."""
+        try:
+            for name in ("files", "prefixes", "frequencies"):
+                self.json_blob(name, None)
+        except IndexMismatchError:
+            return False
+        return True
+
     def files(self) -> dict[str, tuple[int, int]]:
-        return {k: tuple(v) for k, v in json.loads(self.blob("files") or "{}").items()}
+        return {k: tuple(v) for k, v in self.json_blob("files", {}).items()}
 
     def word_prefixes(self) -> frozenset[str] | None:
         if self._prefixes is None:
-            saved = self.blob("prefixes")
-            self._prefixes = frozenset(json.loads(saved)) if saved is not None else None
+            saved = self.json_blob("prefixes", None)
+            self._prefixes = frozenset(saved) if saved is not None else None
         return self._prefixes
 
     def document_frequencies(self, terms: list[str]) -> list[int] | None:
         if self._frequencies is None:  # read once; {} for a version saved without them
-            saved = self.blob("frequencies")
-            self._frequencies = json.loads(saved) if saved is not None else {}
+            self._frequencies = self.json_blob("frequencies", {})
         if not self._frequencies:
             return None
         return [int(self._frequencies.get(t, 0)) for t in terms]

@@ -175,3 +175,20 @@ def test_the_milvus_errors_are_rag_errors():
     assert issubclass(StoreUnavailableError, RagError)
     assert isinstance(milvus_connect.failure(RuntimeError("Fail connecting to server"),
                                              parse_location("milvus://h:1")), StoreUnavailableError)
+
+
+@pytest.mark.parametrize("name", ["frequencies", "prefixes", "files"])
+def test_a_damaged_record_says_how_to_rebuild_and_the_rebuild_mends_it(tmp_path, name):
+    uri = f"milvus://{tmp_path}/v.db"
+    build_index([SEEDS], index_dir=uri, embedder=FakeEmbedder())
+    store = open_store(uri)
+    store.client.upsert(store.names["meta"], [{"key": f"{name}#0", "name": name, "part": 0,
+                                               "value": "{not json", "_v": [0.0, 0.0]}])
+    read = {"frequencies": lambda s: s.document_frequencies(["nato"]),
+            "prefixes": lambda s: s.word_prefixes(), "files": lambda s: s.files()}[name]
+    with pytest.raises(IndexMismatchError) as caught:
+        read(open_store(uri))
+    assert str(caught.value) == (f"the '{name}' record of the index at {uri} is damaged; "
+                                 f"rebuild it with `rag index PATH ... --store {uri}`")
+    build_index([SEEDS], index_dir=uri, embedder=FakeEmbedder())
+    assert read(open_store(uri))
