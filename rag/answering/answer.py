@@ -92,6 +92,14 @@ class Answer:
         }
 
 
+def dated(retriever: Retriever, answer: Answer, day) -> Answer:
+    """`answer` with a note when it was read as of `day` and none of its sources (its quotes,
+    or a refusal's closest passages) is dated in the days around it."""
+    sources = answer.citations if answer.citations else answer.passages
+    note = retriever.outside_note([s.date for s in sources], day)
+    return replace(answer, notes=(*answer.notes, note)) if note else answer
+
+
 READERS = ("learned", "cheap")
 CHEAP_THRESHOLD = 0.42
 
@@ -180,11 +188,13 @@ class Answerer:
         k = check_k(self.config.k if k is None else k)
         question = self.retriever.prepare(question)
         standalone = rewrite(question, self.previous_turn(history))
-        passages = self.retriever.search(standalone, k=k, as_of=as_of, asked_on=asked_on)
+        day = self.retriever.reading_day(standalone, as_of=as_of, asked_on=asked_on)
+        passages = self.retriever.search(standalone, k=k, as_of=day)
         retrieved = time.perf_counter()
         docs = self.retriever.store.documents(sorted({p.doc_id for p in passages}))
         candidates, confidence = self.read(standalone, self.candidates(standalone, passages, docs))
-        answer = self._compose(question, standalone, passages, candidates, docs, confidence)
+        answer = dated(self.retriever, self._compose(question, standalone, passages, candidates,
+                                                     docs, confidence), day)
         done = time.perf_counter()
         timings = {"retrieve_ms": round((retrieved - started) * 1000, 1),
                    "answer_ms": round((done - retrieved) * 1000, 1),

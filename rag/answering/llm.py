@@ -24,6 +24,7 @@ model's sentence says what its quote says (its sentence is never shown, only the
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,7 +34,7 @@ from ..reading.chunk import sentences
 from ..reading.ingest import Document
 from ..search.retrieve import Passage, Retriever, check_k
 from . import quotes, scoring
-from .answer import REFUSAL, Answer, Answerer, Citation, verified
+from .answer import REFUSAL, Answer, Answerer, Citation, dated, verified
 from .chatclient import ChatClient, endpoint
 from .rewrite import rewrite
 
@@ -111,7 +112,7 @@ class _Asked:
     docs: dict[str, Document]
     started: float
     retrieved: float
-    as_of: str | None = None
+    as_of: dt.date | None = None  # the day the question is read as of, if any
 
 
 class LLMAnswerer:
@@ -137,9 +138,10 @@ class LLMAnswerer:
         self.on_error = on_error
 
     def ask(self, question: str, *, history: Sequence[str | Answer] = (), k: int | None = None,
-            as_of: str | None = None) -> Answer:
-        """Answer `question` (history, k and as_of as in `Answerer.ask`); never raises LLMError."""
-        asked = self._retrieve(question, history, k, as_of)
+            as_of: str | None = None, asked_on: str | None = None) -> Answer:
+        """Answer `question` (history, k, as_of and asked_on as in `Answerer.ask`); never
+        raises LLMError."""
+        asked = self._retrieve(question, history, k, as_of, asked_on)
         try:
             reply = self.client.complete(build_messages(asked.standalone, asked.passages))
         except LLMError as e:
@@ -165,15 +167,16 @@ class LLMAnswerer:
         yield self._answer(asked, "".join(parts))
 
     def _retrieve(self, question: str, history: Sequence[str | Answer], k: int | None,
-                  as_of: str | None = None) -> _Asked:
+                  as_of: str | None = None, asked_on: str | None = None) -> _Asked:
         started = time.perf_counter()
         k = check_k(self.fallback.config.k if k is None else k)
         question = self.retriever.prepare(question)
         standalone = rewrite(question, self.fallback.previous_turn(history))
-        passages = tuple(self.retriever.search(standalone, k=k, as_of=as_of))
+        day = self.retriever.reading_day(standalone, as_of=as_of, asked_on=asked_on)
+        passages = tuple(self.retriever.search(standalone, k=k, as_of=day))
         docs = self.retriever.store.documents(sorted({p.doc_id for p in passages}))
         return _Asked(question, history, k, standalone, passages, docs, started,
-                      time.perf_counter(), as_of)
+                      time.perf_counter(), day)
 
     def _failed(self, asked: _Asked, e: LLMError) -> Answer:
         if self.on_error is None:
@@ -267,10 +270,9 @@ class LLMAnswerer:
     def _score(asked: _Asked) -> float:
         return asked.passages[0].score if asked.passages else 0.0
 
-    @staticmethod
-    def _done(asked: _Asked, answer: Answer) -> Answer:
+    def _done(self, asked: _Asked, answer: Answer) -> Answer:
         now = time.perf_counter()
-        return replace(answer, timings={
+        return replace(dated(self.retriever, answer, asked.as_of), timings={
             "retrieve_ms": round((asked.retrieved - asked.started) * 1000, 1),
             "llm_ms": round((now - asked.retrieved) * 1000, 1),
             "total_ms": round((now - asked.started) * 1000, 1)})

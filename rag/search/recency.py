@@ -13,6 +13,10 @@ days, count as outside. On RealTimeQA 2023 (500 questions, `bench.realtimeqa`), 
 500 questions, asked on their own dates, that gave 0.416 against 0.402 for no date and 0.422
 for every question dated (int8, 200-token index); 171 of the 500 say so.
 
+`outside_note(dates, day, window)` is the line an answer carries when none of its sources
+(the dates of its quotes, or of the closest passages of a refusal) falls in that window, so a
+"this week" question answered from older articles says so.
+
 Does not: filter anything out (every hit stays, after the ones in the window), or read a
 calendar date out of a question ("in March 2023").
 """
@@ -61,3 +65,15 @@ def prefer_window(hits: Hits, store, day: dt.date, window: tuple[int, int]) -> H
     inside = {row for row, _ in hits
               if (d := _day(cited[row].date)) is not None and low <= d <= high}
     return [h for h in hits if h[0] in inside] + [h for h in hits if h[0] not in inside]
+
+
+def outside_note(dates, day: dt.date | None, window: tuple[int, int]) -> str | None:
+    """A note when `day` is set and none of `dates` (ISO strings or None) falls in the window
+    around it; None otherwise."""
+    if day is None:
+        return None
+    low, high = day - dt.timedelta(days=window[0]), day + dt.timedelta(days=window[1])
+    if any((d := _day(text)) is not None and low <= d <= high for text in dates):
+        return None
+    return (f"no source here is dated from {low} to {high}, the days around {day} that the "
+            "question was read as of; these are from other days (see each source's date)")

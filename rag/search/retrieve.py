@@ -179,15 +179,26 @@ class Retriever:
         question = self.prepare(question)
         k = check_k(k)
         mode = check_mode(mode or self.config.mode)
-        when = recency.parse_day(as_of)
-        asked = recency.parse_day(asked_on)
-        if when is None and self.config.recent_words and recency.says_recent(question):
-            when = asked or dt.date.today()
+        when = self.reading_day(question, as_of=as_of, asked_on=asked_on)
         try:
             return self._search(question, k, mode, when)
         except IndexChangedError:  # a newer publish dropped this version: read the new one
             self.store = open_store(self.store.path)
             return self._search(question, k, mode, when)
+
+    def reading_day(self, question: str, *, as_of: str | None = None,
+                    asked_on: str | None = None) -> dt.date | None:
+        """The day `search` reads `question` as of: `as_of`; else, for a question that says
+        "this week" or "recently", the day it is asked (`asked_on`, else today); else None."""
+        when = recency.parse_day(as_of)
+        asked = recency.parse_day(asked_on)
+        if when is None and self.config.recent_words and recency.says_recent(question):
+            when = asked or dt.date.today()
+        return when
+
+    def outside_note(self, dates, day: dt.date | None) -> str | None:
+        """`rag.search.recency.outside_note` with this retriever's date window."""
+        return recency.outside_note(dates, day, self.config.date_window)
 
     def _search(self, question: str, k: int, mode: Mode, when=None) -> list[Passage]:
         total = self.store.manifest.chunks

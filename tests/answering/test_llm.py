@@ -264,6 +264,19 @@ def test_correct_quotes_become_verified_citations(retriever, server):
     assert set(answer.timings) == {"retrieve_ms", "llm_ms", "total_ms"}
 
 
+def test_a_this_week_question_is_read_as_of_the_day_asked_and_older_quotes_say_so(retriever,
+                                                                                 server):
+    question = "Who will succeed Stoltenberg as NATO Secretary General this week?"
+    n = numbers(retriever, question)["nato"]
+    for day, noted in (("2024-06-28", False), ("2025-03-01", True)):
+        server.reply(f"Mark Rutte [{n}: \"{RUTTE}\"].")
+        answer = answerer(retriever, server).ask(question, k=3, asked_on=day)
+        assert_invariant(answer, retriever)
+        assert [c.quote for c in answer.citations] == [RUTTE]  # dated 2024-06-26
+        said = [x for x in answer.notes if x.startswith("no source here is dated")]
+        assert len(said) == noted and (not said or f"around {day}" in said[0])
+
+
 def test_made_up_claim_around_a_real_quote_shows_only_the_quote(retriever, server):
     n = numbers(retriever)["nato"]
     server.reply(f"NATO has 45 member countries and is led by Vladimir Putin [{n}: \"{RUTTE}\"].")

@@ -10,7 +10,7 @@ from conftest import FakeEmbedder
 
 from rag.errors import InputError
 from rag.indexing.build import build_index
-from rag.search.recency import parse_day, says_recent
+from rag.search.recency import outside_note, parse_day, says_recent
 from rag.search.retrieve import Retriever, SearchConfig
 
 ARTICLES = [  # the same story at three dates, worded so the oldest matches best
@@ -97,3 +97,18 @@ def test_a_bad_day_says_how_to_write_it(value):
 def test_a_bad_window_is_refused():
     with pytest.raises(ValueError, match="days before, days after"):
         SearchConfig(date_window=(-1, 3))
+
+
+@pytest.mark.parametrize("dates, note", [
+    (["2023-02-21", None], False), (["2023-03-06T09:00"], False),  # 10 days before, 3 after
+    (["2023-02-20"], True), (["2023-03-07"], True), ([None, "not a day"], True), ([], True)])
+def test_a_note_when_no_source_is_in_the_days_around(dates, note):
+    said = outside_note(dates, dt.date(2023, 3, 3), (10, 3))
+    assert (said is not None) is note
+    if note:
+        assert said.startswith("no source here is dated from 2023-02-21 to 2023-03-06, the days "
+                               "around 2023-03-03")
+
+
+def test_no_note_without_a_day():
+    assert outside_note([None], None, (7, 3)) is None
