@@ -4,7 +4,8 @@
 takes two RealTimeQA sets built by `python -m bench.realtimeqa build` (OTHER with `--exclude
 COVERED`, so their weeks differ), indexes COVERED's articles only (once; default
 `index/rtqa-<COVERED name>`, the index `bench.realtimeqa run` builds) and asks every question
-of both, with no refusal threshold, keeping the answer's score (what the reader refuses by:
+of both on its own date (`asked_on`: one that says "this week" prefers that week's
+articles, as `bench.realtimeqa` asks), with no refusal threshold, keeping the answer's score (what the reader refuses by:
 the cheap score, or the learned confidence) and its confidence. Two groups are compared:
 - **right**: questions of either set whose answer's first quote holds the right choice;
 - **uncovered**: questions of OTHER whose right choice is in none of the top 10 passages: the
@@ -40,8 +41,8 @@ def ask_all(covered: Path, other: Path, answerer) -> list[dict]:
     rows = []
     for name, folder in (("covered", covered), ("other", other)):
         for q in read_questions(folder / "questions.jsonl"):
-            passages = answerer.retriever.search(q.question, k=10)
-            answer = answerer.ask(q.question)
+            passages = answerer.retriever.search(q.question, k=10, asked_on=q.date)
+            answer = answerer.ask(q.question, asked_on=q.date)
             first = bool(answer.citations) and contains_answer(answer.citations[0].quote, [q.answer])
             # the score is what the reader refuses by (the learned reader's is its confidence)
             rows.append({"rule": answer.refused, "score": float(answer.score),
