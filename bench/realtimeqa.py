@@ -18,7 +18,10 @@ flag, as of its own date: `rag search --as-of`), and reports:
 - answer recall@1/5/10: a retrieved passage in the top k holds the right choice
   (normalized as SQuAD does);
 - answer accuracy: the answer holds it (and the first quote, separately);
-- on the "none of the above" variants, the share of answers naming none of the wrong choices.
+- on the "none of the above" variants, the share of answers naming none of the wrong choices;
+- where the corpus holds each right choice (`answer_in_corpus`): in an article of the
+  question's week, only in articles of other days, or nowhere, with the share of questions and
+  the answer recall@5 of each: the bound on what any retrieval can find.
 There is no gold article, so no document metric.
 
 Does not: fetch anything (use the fetch tool or `git clone`), or train.
@@ -27,6 +30,7 @@ Does not: fetch anything (use the fetch tool or `git clone`), or train.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import json
 import sys
@@ -124,6 +128,44 @@ def read_questions(path: Path) -> list[Question]:
                      r["week"]) for r in _lines(path)] if path.exists() else []
 
 
+def where_answers(folder: Path, questions: list[Question],
+                  window: tuple[int, int] = (7, 3)) -> dict[str, str]:
+    """For each question id, where the corpus holds its right choice (normalized, in an
+    article's title or text): "week" (an article dated from `window[0]` days before the
+    question's date to `window[1]` after), "other days" (only in articles of other dates),
+    or "nowhere". It bounds what any retrieval can find: "nowhere" is out of reach, and an
+    "other days" hit is often a mention in an older story."""
+    from rag.evaluation.metrics import normalize_answer
+
+    articles = [(f" {normalize_answer((a.get('title') or '') + ' . ' + a['text'])} ",
+                 _day(a.get("date"))) for a in _lines(folder / "corpus.jsonl")]
+    out = {}
+    for q in questions:
+        day, said = _day(q.date), f" {normalize_answer(q.answer)} "
+        dates = [d for text, d in articles if said.strip() and said in text]
+        near = day is not None and any(d is not None and -window[0] <= (d - day).days <= window[1]
+                                       for d in dates)
+        out[q.id] = "week" if near else "other days" if dates else "nowhere"
+    return out
+
+
+def _day(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text[:10]) if text else None
+    except ValueError:
+        return None
+
+
+def _by_where(where: dict[str, str], questions: list[Question], found: list[bool]) -> dict:
+    """Per group of `where_answers`: its share of the questions and its answer recall@5."""
+    out = {}
+    for group in ("week", "other days", "nowhere"):
+        hits = [f for q, f in zip(questions, found) if where[q.id] == group]
+        out[group] = {"share": round(len(hits) / len(questions), 4) if questions else None,
+                      "answer_recall@5": round(sum(hits) / len(hits), 4) if hits else None}
+    return out
+
+
 def score(folder: Path, retriever, *, k: int = 5, dated: bool = False, say=print) -> dict:
     """Answer recall@1/5/10, answer accuracy, first-quote accuracy and the NOTA check. Each
     question is asked on its own date (`asked_on`: one that says "this week" prefers that
@@ -152,8 +194,10 @@ def score(folder: Path, retriever, *, k: int = 5, dated: bool = False, say=print
         answer = answerer.ask(q.question, k=k, as_of=q.date if dated else None, asked_on=q.date)
         avoided.append(answer.refused or not any(contains_answer(answer.text, [c]) for c in wrong))
     mean = lambda xs: round(sum(xs) / len(xs), 4) if xs else None
+    where = where_answers(folder, questions, retriever.config.date_window)
     return {"questions": len(questions), "k": k, "as_of_question_date": dated,
             **{f"answer_recall@{d}": mean(h) for d, h in recall.items()},
+            "answer_in_corpus": _by_where(where, questions, recall[5]),
             "answer_accuracy": mean(right), "first_quote_accuracy": mean(first),
             "nota_questions": len(avoided), "nota_avoids_wrong_choices": mean(avoided),
             "seconds": round(time.perf_counter() - started, 1)}

@@ -11,7 +11,16 @@ from pathlib import Path
 
 from conftest import FakeEmbedder
 
-from bench.realtimeqa import NOTA, build, pick_weeks, read_questions, run, weeks_in
+from bench.realtimeqa import (
+    NOTA,
+    Question,
+    build,
+    pick_weeks,
+    read_questions,
+    run,
+    weeks_in,
+    where_answers,
+)
 
 FACTS = {  # week -> [(question, right choice, wrong choices, the article's sentence)]
     "20230106": [
@@ -91,6 +100,8 @@ def test_the_stand_in_is_indexed_and_scored(tmp_path):
     assert report["documents"] == 4
     assert report["answer_recall@10"] == 1.0  # each answer's article shares the question's words
     assert report["answer_recall@1"] <= report["answer_recall@5"] <= report["answer_recall@10"]
+    assert report["answer_in_corpus"]["week"]["share"] == 1.0  # each article of its own week
+    assert report["answer_in_corpus"]["nowhere"] == {"share": 0.0, "answer_recall@5": None}
     for key in ("answer_accuracy", "first_quote_accuracy", "nota_avoids_wrong_choices"):
         assert 0.0 <= report[key] <= 1.0
 
@@ -146,3 +157,18 @@ def test_refusals_sweep_on_known_scores():
     assert fixed[0.42] == {"threshold": 0.42, "chosen_by": "fixed", "right_refused": 0.0,
                            "uncovered_refused": 1.0}
     assert fixed[0.9]["right_refused"] == 0.333
+
+
+def test_where_the_corpus_holds_each_answer(tmp_path):
+    articles = [{"id": "a", "title": "Owls win", "text": "The Vantor Owls won.", "date": "2023-01-04"},
+                {"id": "b", "title": "History", "text": "Brellport was founded.", "date": "2022-05-01"},
+                {"id": "c", "title": "Later", "text": "Griddle Dynamics grew.", "date": "2023-01-09"},
+                {"id": "d", "title": "Undated", "text": "Pell Bears news.", "date": None}]
+    (tmp_path / "corpus.jsonl").write_text("".join(json.dumps(a) + "\n" for a in articles))
+    ask = lambda i, answer: Question(i, "?", (), answer, "2023-01-05", "20230106")
+    questions = [ask("owls", "Vantor Owls"), ask("old", "brellport"), ask("later", "Griddle Dynamics"),
+                 ask("undated", "Pell Bears"), ask("none", "Tosh Hawks"), ask("part", "Owl")]
+    assert where_answers(tmp_path, questions, (7, 3)) == {
+        "owls": "week", "old": "other days", "later": "other days",  # 4 days after: outside
+        "undated": "other days", "none": "nowhere", "part": "nowhere"}  # whole words only
+    assert where_answers(tmp_path, questions, (7, 4))["later"] == "week"
