@@ -122,9 +122,10 @@ def _example_buttons(examples: list[str], question) -> None:
 
 
 def _wire_chat(service: ChatService, conversation, c: dict, settings) -> None:
-    def respond(message, conv, k, answerer, model):
+    def respond(message, conv, k, answerer, model, as_of):
         try:
-            settings = ChatSettings(k=_whole(k), answerer=answerer, model=model or None)
+            settings = ChatSettings(k=_whole(k), answerer=answerer, model=model or None,
+                                    as_of=_day(as_of))
         except InputError as e:
             raise gr.Error(str(e)) from e
         for shown, html in service.chat(message, conv, settings=settings):
@@ -199,10 +200,12 @@ def _wire_uploads(service: ChatService, files, add, added, status, table) -> Non
 
 
 def _wire_api(service: ChatService) -> None:
-    def ask_api(question: str, k: int = 5) -> dict:
-        """Answer one question (no history): the answer, its citations and passages; k is 1-50."""
+    def ask_api(question: str, k: int = 5, as_of: str = "") -> dict:
+        """Answer one question (no history): the answer, its citations and passages; k is 1-50;
+        as_of (YYYY-MM-DD, or empty for today) is the day a "this week" question means."""
         try:
-            return service.ask(question, settings=ChatSettings(k=_whole(k))).to_dict()
+            settings = ChatSettings(k=_whole(k), as_of=_day(as_of))
+            return service.ask(question, settings=settings).to_dict()
         except RagError as e:
             raise gr.Error(str(e)) from e
 
@@ -216,6 +219,13 @@ def _whole(k) -> int:
     if isinstance(k, int) and not isinstance(k, bool):
         return k
     raise InputError(f"k must be a whole number of passages from 1 to 50 (got {k!r})")
+
+
+def _day(as_of) -> str | None:
+    """The as-of box as sent: None when empty (ChatSettings checks the rest)."""
+    if as_of is None or (isinstance(as_of, str) and not as_of.strip()):
+        return None
+    return as_of.strip() if isinstance(as_of, str) else as_of
 
 
 def _upload_panel(service: ChatService):
@@ -239,7 +249,12 @@ def _settings_panel(service: ChatService):
                                  if service.llm else "extractive: quotes only, offline")
         model = gr.Dropdown(models or [""], value=models[0] if models else "",
                             label="LLM model", visible=len(models) > 1, elem_id="vb-model")
-    return k, answerer, model
+        as_of = gr.Textbox("", label="Read questions as of (YYYY-MM-DD)", max_length=32,
+                           placeholder="empty: today", elem_id="vb-as-of",
+                           info="questions are read as of this day: articles of the week "
+                                "before it come first. Empty: only a question that says "
+                                "'this week' or 'recently' is read as of today")
+    return k, answerer, model, as_of
 
 
 def launch(service: ChatService, *, host: str = "127.0.0.1", port: int = 7860,

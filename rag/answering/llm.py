@@ -149,13 +149,14 @@ class LLMAnswerer:
         return self._answer(asked, reply)
 
     def stream(self, question: str, *, history: Sequence[str | Answer] = (),
-               k: int | None = None) -> Iterator[str | Answer]:
+               k: int | None = None, as_of: str | None = None,
+               asked_on: str | None = None) -> Iterator[str | Answer]:
         """Yield the reply's raw text deltas as they arrive, then the verified `Answer`.
 
         The deltas are unchecked model text: count them to show progress, never show them
         as an answer. The final Answer is what may be shown.
         """
-        asked = self._retrieve(question, history, k)
+        asked = self._retrieve(question, history, k, as_of, asked_on)
         parts: list[str] = []
         try:
             for delta in self.client.stream(build_messages(asked.standalone, asked.passages)):

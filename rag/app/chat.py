@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Literal
 from ..answering.answer import Answer, AnswerConfig, Answerer
 from ..errors import InputError, RagError
 from ..indexing.catalog import DocumentInfo, list_documents
+from ..search import recency
 from ..search.retrieve import Retriever
 from .documents import Removal, choices, documents_html, remove
 from .render import WORKING, answer_markdown, error_html, md_text, panel, sources_html
@@ -76,14 +77,21 @@ def default_feedback_path() -> Path:
 
 @dataclass(frozen=True)
 class ChatSettings:
-    """What a reader chooses: passages to retrieve (1 to 50), the answerer, and one of the
-    operator's LLM models (None: the first). Never a URL: that is the operator's."""
+    """What a reader chooses: passages to retrieve (1 to 50), the answerer, one of the
+    operator's LLM models (None: the first), and the day questions are read as of (YYYY-MM-DD;
+    None: a "this week" question is read as of today). Never a URL: that is the operator's."""
 
     k: int = 5
     answerer: Literal["extractive", "llm"] = "extractive"
     model: str | None = None
+    as_of: str | None = None
 
     def __post_init__(self):
+        if self.as_of is not None:
+            if not isinstance(self.as_of, str) or len(self.as_of) > 32:
+                raise InputError("the as-of date must be a day written YYYY-MM-DD, for example "
+                                 "2023-01-05, or left empty")
+            object.__setattr__(self, "as_of", recency.parse_day(self.as_of).isoformat())
         if self.answerer not in ANSWERERS:
             raise InputError(f"unknown answerer {self.answerer!r}; allowed: {', '.join(ANSWERERS)}")
         if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= MAX_K:
@@ -216,17 +224,19 @@ class ChatService:
                retriever: Retriever) -> Iterator[str | Answer]:
         answerer = self.answerer(settings, retriever)
         if not hasattr(answerer, "stream"):
-            yield answerer.ask(question, history=history, k=settings.k)
+            yield answerer.ask(question, history=history, k=settings.k, as_of=settings.as_of)
             return
         if not self._llm_turns.acquire(blocking=False):
-            answer = answerer.fallback.ask(question, history=history, k=settings.k)
+            answer = answerer.fallback.ask(question, history=history, k=settings.k,
+                                           as_of=settings.as_of)
             busy = (f"LLM answer not used: all {self.llm_slots} LLM slots are busy; showing the "
                     "extractive answer instead")
             yield replace(answer, notes=(busy, *answer.notes))
             return
         try:
             received = 0
-            for part in answerer.stream(question, history=history, k=settings.k):
+            for part in answerer.stream(question, history=history, k=settings.k,
+                                        as_of=settings.as_of):
                 if isinstance(part, str):
                     received += len(part)
                     yield (f"*The language model is choosing quotes… ({received:,} "

@@ -175,6 +175,25 @@ def test_k_is_capped_with_a_clear_message(service, k):
     assert service.ask("When did the volcano erupt?", settings=ChatSettings(k=50)).citations
 
 
+@pytest.mark.parametrize("as_of", ["yesterday", "05/01/2023", "2023-13-01", "9" * 10_000, 20230105])
+def test_a_bad_as_of_day_is_one_clear_message(as_of):
+    with pytest.raises(InputError, match="YYYY-MM-DD"):
+        ChatSettings(as_of=as_of)
+
+
+def test_questions_are_read_as_of_the_day_chosen(service):
+    assert ChatSettings(as_of=" 2023-01-05 ").as_of == "2023-01-05"
+    question = "When did the volcano erupt?"
+    plain = service.ask(question)
+    assert not any(n.startswith("no source here is dated") for n in plain.notes)
+    dated = service.ask(question, settings=ChatSettings(as_of="1999-01-05"))
+    assert [c.quote for c in dated.citations] == [c.quote for c in plain.citations]
+    assert any(n.startswith("no source here is dated from 1998-12-29 to 1999-01-08")
+               for n in dated.notes)
+    conv, _, _ = ask(service, question, as_of="1999-01-05")
+    assert "no source here is dated" in conv.messages[-1]["content"]  # shown under the answer
+
+
 # --- safety ------------------------------------------------------------------------------
 
 def test_hostile_article_is_shown_as_text_never_as_markup(service):

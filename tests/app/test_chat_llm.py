@@ -60,7 +60,7 @@ def test_while_the_model_streams_only_a_progress_line_shows_then_verified_quotes
 
 def test_the_operators_url_key_and_models_are_used_and_a_reader_picks_only_a_model(service,
                                                                                     llm):
-    assert [f.name for f in dataclasses.fields(ChatSettings)] == ["k", "answerer", "model"]
+    assert [f.name for f in dataclasses.fields(ChatSettings)] == ["k", "answerer", "model", "as_of"]
     turn(service, answerer="llm", model="large")
     turn(service, answerer="llm")
     assert [r["body"]["model"] for r in llm.requests] == ["large", "small"]
@@ -139,3 +139,10 @@ def test_rag_serve_fixes_the_llm_settings_at_start(served, monkeypatch, corpus, 
     assert served[-1]["llm"] is None and served[-1]["allow_replace"] is False
     assert main(["serve", "--llm-url", "ftp://x"]) == 1
     assert "must start with http://" in capsys.readouterr().err
+
+
+def test_the_llm_turn_reads_the_as_of_day_too(service):
+    conv, _ = turn(service, answerer="llm", as_of="1999-01-05")
+    answer = conv.answers[-1]
+    assert answer.citations and not any(n.startswith("LLM answer not used") for n in answer.notes)
+    assert any(n.startswith("no source here is dated from 1998-12-29") for n in answer.notes)

@@ -48,8 +48,19 @@ def test_the_next_question_clears_the_feedback_message(service):
     thanks = by_id(page, "vb-feedback")
     chat = next(e for e in events(page) if e.api_name == "chat")
     assert thanks in chat.outputs
-    rows = list(chat.fn("When did the volcano erupt?", Conversation(), 5, "extractive", ""))
+    rows = list(chat.fn("When did the volcano erupt?", Conversation(), 5, "extractive", "", ""))
     assert all(row[chat.outputs.index(thanks)] == "" for row in rows)
+
+
+def test_the_as_of_box_is_checked_and_read(service):
+    from ui.app import build
+
+    chat = next(e for e in events(build(service)) if e.api_name == "chat")
+    with pytest.raises(gr.Error, match="YYYY-MM-DD"):
+        list(chat.fn("When did the volcano erupt?", Conversation(), 5, "extractive", "", "May 5"))
+    *_, last = chat.fn("When did the volcano erupt?", Conversation(), 5, "extractive", "",
+                       " 1999-01-05 ")
+    assert "no source here is dated from 1998-12-29" in last[0][-1]["content"]
 
 
 def test_no_remove_control_exists_unless_the_operator_allows_it(tmp_path, corpus, fake_embedder):

@@ -124,13 +124,18 @@ def test_a_reader_cannot_aim_the_llm_or_reach_its_key(site):
     client = site.client()
     api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     assert [p["parameter_name"] for p in api["/chat"]["parameters"]] == \
-        ["message", "k", "answerer", "model"]
+        ["message", "k", "answerer", "model", "as_of"]
     labels = [c.get("props", {}).get("label") for c in client.config["components"]]
     assert not any("URL" in (label or "") for label in labels)
     with pytest.raises(Exception, match="not in the list of choices"):
         client.predict(VOLCANO, 5, "llm", site.listener.url, api_name="/chat")
     assert site.listener.requests == []
     assert all(r["auth"] == "Bearer sk-operator" for r in site.llm.requests)
+
+
+def test_ask_checks_the_as_of_day(site):
+    with pytest.raises(Exception, match="YYYY-MM-DD"):
+        site.client().predict("Where is NATO headquartered?", 5, "x" * 5000, api_name="/ask")
 
 
 @pytest.mark.parametrize("k", [1_000_000, 51, 0])

@@ -130,7 +130,26 @@ def test_settings_offer_no_address_for_the_server_to_call(page):
     assert "URL" not in text and "http" not in text
     radios = page.page.locator("#vb-settings input[type=radio]")
     assert radios.count() == 1 and radios.first.get_attribute("value") == "extractive"
-    assert page.page.locator("#vb-settings textarea").count() == 0
+    boxes = page.page.locator("#vb-settings textarea")  # the only free text: a day
+    assert boxes.count() == 1 and page.page.locator("#vb-as-of textarea").count() == 1
+    assert "YYYY-MM-DD" in page.page.inner_text("#vb-as-of")
+
+
+def test_a_day_typed_in_settings_is_what_the_question_is_read_as_of(page):
+    page.page.click("#vb-settings")
+    question = "What tendency did Stoltenberg caution America about in his farewell address?"
+    page.page.fill("#vb-as-of textarea", "2024-09-20")
+    page.ask(question)
+    assert "isolationism" in page.last_answer()  # seed 000, of 2024-09-19
+    assert "no source here is dated" not in page.last_answer()
+    page.page.fill("#vb-as-of textarea", "1990-01-01")
+    page.ask(question)
+    assert "no source here is dated from 1989-12-25 to 1990-01-04" in page.last_answer()
+    page.page.fill("#vb-as-of textarea", "next Tuesday")
+    page.page.fill("#vb-question textarea", "Where is NATO headquartered?")
+    page.page.click("#vb-ask")
+    page.page.wait_for_selector("text=YYYY-MM-DD", timeout=30_000)
+    page.page.fill("#vb-as-of textarea", "")
 
 
 def test_an_upload_named_like_an_indexed_article_is_refused(page, tmp_path):
