@@ -361,6 +361,26 @@ def open_milvus(where: MilvusURI) -> MilvusStore:
     return MilvusStore(client, where, version, Manifest.from_dict(data))
 
 
+def published_manifest(where: MilvusURI) -> dict | None:
+    """The published version's manifest as plain JSON, read with only its small meta
+    collection loaded (not its chunks); None without a readable one of this format."""
+    client = mc.connect(where)
+    version = mc.call(where, "the index", published_version, client, where.prefix)
+    if version is None:
+        return None
+    meta = collection_names(where.prefix, version)["meta"]
+    load(client, where, meta)
+    raw = mc.call(where, f"version {version}", read_blob, client, meta, "manifest")
+    try:
+        data = json.loads(raw) if raw is not None else None
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or (data.get("format"), data.get("format_version")) != (
+            FORMAT, FORMAT_VERSION):
+        return None
+    return data
+
+
 def load(client, where: MilvusURI, name: str) -> None:
     """Load a collection for searching (after a restart milvus-lite has them released)."""
     extra = {"replica_number": where.replicas} if where.replicas else {}

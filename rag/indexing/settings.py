@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import IndexMismatchError, IndexNotFoundError, InputError
+from ..errors import InputError
 from ..reading.chunk import ChunkConfig
 from . import onnx, swap
 from .embed import DEFAULT_MODEL, INT8_MODEL, MODELS, Embedder
@@ -64,13 +64,9 @@ def describe(sized: Sized, characters: int) -> str | None:
 def own_manifest(where: Path | MilvusURI) -> dict | None:
     """The manifest of the index at `where` as plain JSON, if it has one."""
     if isinstance(where, MilvusURI):
-        from .milvus_store import open_milvus
+        from .milvus_store import published_manifest
 
-        try:
-            store = open_milvus(where)
-        except (IndexNotFoundError, IndexMismatchError):
-            return None
-        return dict(store.manifest.__dict__)
+        return published_manifest(where)
     version = swap.current_version(Path(where))
     try:
         manifest = json.loads((version / "manifest.json").read_text())
