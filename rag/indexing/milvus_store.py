@@ -352,7 +352,13 @@ def open_milvus(where: MilvusURI) -> MilvusStore:
     for name in names.values():
         load(client, where, name)
     raw = mc.call(where, f"version {version}", read_blob, client, names["meta"], "manifest")
-    data = json.loads(raw) if raw is not None else {}
+    try:
+        data = json.loads(raw) if raw is not None else {}
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise IndexMismatchError(f"the manifest of the index at {where.shown} is damaged; "
+                                 f"{hint.replace('build', 'rebuild')}")
     if data.get("format") != FORMAT or data.get("format_version") != FORMAT_VERSION:
         found = (f"format {data.get('format')} version {data.get('format_version')}"
                  if raw is not None else "no manifest")

@@ -192,3 +192,24 @@ def test_a_damaged_record_says_how_to_rebuild_and_the_rebuild_mends_it(tmp_path,
                                  f"rebuild it with `rag index PATH ... --store {uri}`")
     build_index([SEEDS], index_dir=uri, embedder=FakeEmbedder())
     assert read(open_store(uri))
+
+
+def test_the_published_manifest_is_read_without_opening_the_index_and_a_damaged_one_rebuilt(
+        tmp_path):
+    from rag.indexing.milvus_store import published_manifest
+
+    uri = f"milvus://{tmp_path}/v.db"
+    where = parse_location(uri)
+    assert published_manifest(where) is None  # nothing built yet
+    build_index([SEEDS], index_dir=uri, embedder=FakeEmbedder())
+    assert published_manifest(where)["model"] == FakeEmbedder().name
+    store = open_store(uri)
+    store.client.upsert(store.names["meta"], [{"key": "manifest#0", "name": "manifest", "part": 0,
+                                               "value": "{damaged", "_v": [0.0, 0.0]}])
+    assert published_manifest(where) is None  # rag index then rebuilds with its own settings
+    with pytest.raises(IndexMismatchError) as caught:
+        open_store(uri)
+    assert str(caught.value) == (f"the manifest of the index at {uri} is damaged; rebuild it "
+                                 f"with `rag index PATH ... --store {uri}`")
+    build_index([SEEDS], index_dir=uri, embedder=FakeEmbedder())
+    assert open_store(uri).manifest.chunks > 0
