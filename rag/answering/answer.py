@@ -183,7 +183,8 @@ class Answerer:
         """Answer `question`; `history` holds earlier user turns (strings or Answers), oldest
         first; `as_of` (YYYY-MM-DD) prefers the articles of that day's week, and `asked_on`
         is the day the question is asked, for one that says "this week" (see
-        `Retriever.search`)."""
+        `Retriever.search`). An answer read as of a day carries a note when none of its
+        sources is dated in the days around it (`dated`)."""
         started = time.perf_counter()
         k = check_k(self.config.k if k is None else k)
         question = self.retriever.prepare(question)
