@@ -250,10 +250,12 @@ def _settings_panel(service: ChatService):
         model = gr.Dropdown(models or [""], value=models[0] if models else "",
                             label="LLM model", visible=len(models) > 1, elem_id="vb-model")
         as_of = gr.Textbox("", label="Read questions as of (YYYY-MM-DD)", max_length=32,
-                           placeholder="empty: today", elem_id="vb-as-of",
+                           placeholder=f"empty: {service.as_of or 'today'}", elem_id="vb-as-of",
                            info="questions are read as of this day: articles of the week "
-                                "before it come first. Empty: only a question that says "
-                                "'this week' or 'recently' is read as of today")
+                                "before it come first. " + (
+                                    f"Empty: the page's day, {service.as_of}" if service.as_of
+                                    else "Empty: only a question that says 'this week' or "
+                                         "'recently' is read as of today"))
     return k, answerer, model, as_of
 
 
@@ -279,11 +281,11 @@ def launch(service: ChatService, *, host: str = "127.0.0.1", port: int = 7860,
 def serve(retriever, *, host: str = "127.0.0.1", port: int = 7860,
           auth: tuple[str, str] | None = None, feedback_path=None, uploads_dir=None,
           llm=None, llm_slots: int = 2, allow_replace: bool = False,
-          allow_remove: bool = False, answer_config=None) -> None:
+          allow_remove: bool = False, answer_config=None, as_of: str | None = None) -> None:
     """Serve the page until interrupted (`rag serve` has warmed the models already)."""
     service = ChatService(retriever, feedback_path=feedback_path, uploads_dir=uploads_dir,
                           llm=llm, llm_slots=llm_slots, allow_replace=allow_replace,
-                          allow_remove=allow_remove, answer_config=answer_config)
+                          allow_remove=allow_remove, answer_config=answer_config, as_of=as_of)
     page = launch(service, host=host, port=port, auth=auth)
     print(f"ready: http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}",
           flush=True)

@@ -131,8 +131,9 @@ class ChatService:
                  uploads_dir: str | Path | None = None, max_upload_bytes: int = MAX_UPLOAD_BYTES,
                  allow_replace: bool = False, allow_remove: bool = False,
                  llm: LLMConfig | None = None, llm_slots: int = 2,
-                 answer_config: AnswerConfig | None = None):
+                 answer_config: AnswerConfig | None = None, as_of: str | None = None):
         self.retriever = retriever
+        self.as_of = ChatSettings(as_of=as_of).as_of  # the page's day, checked like a reader's
         self.answer_config = answer_config or AnswerConfig()
         self.feedback_path = Path(feedback_path) if feedback_path else default_feedback_path()
         index = Path(retriever.store.path)
@@ -223,20 +224,19 @@ class ChatService:
     def _steps(self, question: str, history: Sequence[str | Answer], settings: ChatSettings,
                retriever: Retriever) -> Iterator[str | Answer]:
         answerer = self.answerer(settings, retriever)
+        as_of = settings.as_of or self.as_of  # the reader's day, else the page's
         if not hasattr(answerer, "stream"):
-            yield answerer.ask(question, history=history, k=settings.k, as_of=settings.as_of)
+            yield answerer.ask(question, history=history, k=settings.k, as_of=as_of)
             return
         if not self._llm_turns.acquire(blocking=False):
-            answer = answerer.fallback.ask(question, history=history, k=settings.k,
-                                           as_of=settings.as_of)
+            answer = answerer.fallback.ask(question, history=history, k=settings.k, as_of=as_of)
             busy = (f"LLM answer not used: all {self.llm_slots} LLM slots are busy; showing the "
                     "extractive answer instead")
             yield replace(answer, notes=(busy, *answer.notes))
             return
         try:
             received = 0
-            for part in answerer.stream(question, history=history, k=settings.k,
-                                        as_of=settings.as_of):
+            for part in answerer.stream(question, history=history, k=settings.k, as_of=as_of):
                 if isinstance(part, str):
                     received += len(part)
                     yield (f"*The language model is choosing quotes… ({received:,} "

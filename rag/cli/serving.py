@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import InputError, RagError
+from ..search.recency import parse_day
 from .common import answer_config, index_arg, llm_args, llm_config, open_retriever, reader_arg, say
 
 LOCAL = ("127.0.0.1", "localhost", "::1")
@@ -42,6 +43,10 @@ def register(sub) -> None:
     p.add_argument("--llm-slots", metavar="N", type=int, default=2,
                    help="LLM turns answered at once (default 2); more get the extractive "
                         "answer at once, so slow LLM calls never hold other readers")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", default=None,
+                   help="the day the page reads questions as of unless a reader types another "
+                        "in Settings (for a news archive, its last day); default: none, so "
+                        "only a question that says 'this week' is read as of today")
     index_arg(p)
     p.set_defaults(func=run)
 
@@ -50,6 +55,7 @@ def run(args) -> int:
     from ..app.chat import parse_auth, warm
 
     auth = parse_auth(args.auth or os.environ.get("RAG_AUTH"))
+    as_of = parse_day(args.as_of)
     llm = llm_config(args)
     if args.llm_slots < 1:
         raise InputError(f"--llm-slots must be 1 or more (got {args.llm_slots}); for example "
@@ -67,7 +73,8 @@ def run(args) -> int:
         warming.result()
     serve(retriever, host=args.host, port=args.port, auth=auth, feedback_path=args.feedback,
           llm=llm, llm_slots=args.llm_slots, allow_replace=args.allow_replace,
-          allow_remove=args.allow_remove, answer_config=answer_config(args))
+          allow_remove=args.allow_remove, answer_config=answer_config(args),
+          as_of=as_of.isoformat() if as_of else None)
     return 0
 
 

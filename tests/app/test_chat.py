@@ -194,6 +194,17 @@ def test_questions_are_read_as_of_the_day_chosen(service):
     assert "no source here is dated" in conv.messages[-1]["content"]  # shown under the answer
 
 
+def test_the_pages_day_is_the_default_and_a_readers_day_wins(service):
+    page = ChatService(service.retriever, feedback_path=service.feedback_path,
+                       uploads_dir=service.uploads_dir, as_of="1999-01-05")
+    question = "When did the volcano erupt?"
+    noted = lambda a: [n for n in a.notes if n.startswith("no source here is dated")]
+    assert "1998-12-29" in noted(page.ask(question))[0]
+    assert "2009-12-29" in noted(page.ask(question, settings=ChatSettings(as_of="2010-01-05")))[0]
+    with pytest.raises(InputError, match="YYYY-MM-DD"):
+        ChatService(service.retriever, as_of="tomorrow")
+
+
 # --- safety ------------------------------------------------------------------------------
 
 def test_hostile_article_is_shown_as_text_never_as_markup(service):
@@ -416,6 +427,15 @@ def test_serve_builds_the_default_index_and_stays_on_loopback(fake_page, private
     assert Path(retriever.store.path) == private_index
     assert kw["host"] == "127.0.0.1" and kw["port"] == 7999 and kw["auth"] is None
     assert "warning" not in capsys.readouterr().err
+
+
+def test_serve_takes_the_pages_day(fake_page, private_index, monkeypatch, capsys, corpus):
+    monkeypatch.setenv("RAG_CORPUS", str(corpus))
+    assert main(["serve", "--as-of", "2023-06-30"]) == 0
+    assert fake_page[-1][1]["as_of"] == "2023-06-30"
+    assert main(["serve"]) == 0 and fake_page[-1][1]["as_of"] is None
+    assert main(["serve", "--as-of", "June 30"]) == 1
+    assert "write it as YYYY-MM-DD" in capsys.readouterr().err
 
 
 def test_serve_on_all_interfaces_warns_and_takes_auth_from_env(fake_page, monkeypatch, capsys,

@@ -63,6 +63,16 @@ def test_the_as_of_box_is_checked_and_read(service):
     assert "no source here is dated from 1998-12-29" in last[0][-1]["content"]
 
 
+def test_the_as_of_box_names_the_pages_day(service):
+    from ui.app import build
+
+    box = by_id(build(service), "vb-as-of")
+    assert box.placeholder == "empty: today"
+    service.as_of = "2023-06-30"
+    box = by_id(build(service), "vb-as-of")
+    assert box.placeholder == "empty: 2023-06-30" and "the page's day, 2023-06-30" in box.info
+
+
 def test_no_remove_control_exists_unless_the_operator_allows_it(tmp_path, corpus, fake_embedder):
     from ui.app import build
 
