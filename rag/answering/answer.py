@@ -29,7 +29,7 @@ from ..indexing import lexical
 from ..reading.chunk import sentences
 from ..reading.ingest import Document
 from ..search.retrieve import Passage, Retriever, check_k
-from . import conflicts, features, scoring
+from . import conflicts, features, scoring, soft
 from .reader import DEFAULT_MODEL, Reader, load_reader
 from .rewrite import Turn, needs_context, rewrite
 
@@ -146,6 +146,7 @@ class _Candidate:
     dense: float
     focus: tuple[int, int] | None
     vector: np.ndarray = field(repr=False, compare=False)
+    soft: float | None = None  # soft coverage of the question (`rag.answering.soft`)
 
 
 class Answerer:
@@ -239,7 +240,8 @@ class Answerer:
                    docs: dict[str, Document]) -> list[_Candidate]:
         """Every sentence of `passages` that is not itself a question, scored as the answer is
         chosen (dense similarity, plus the weighted coverage of the question's words, plus the
-        type bonus), best first."""
+        type bonus), best first, each with its soft coverage where the embedder gives token
+        states."""
         spans = []
         for p in passages:
             text = docs[p.doc_id].text
@@ -249,7 +251,7 @@ class Answerer:
                     spans.append((p, a, b, text[a:b]))
         if not spans:
             return []
-        vectors = self.retriever.embedder.embed([query] + [s[3] for s in spans])
+        vectors, states = self.retriever.embedder.embed_with_states([query] + [s[3] for s in spans])
         dense = vectors[1:] @ vectors[0]
         terms = scoring.content_terms(query)
         kind = scoring.answer_type(query)
@@ -261,6 +263,9 @@ class Answerer:
             typed = self.config.type_weight if focus else 0.0
             score = float(d) + self.config.lexical_weight * scoring.coverage(terms, dated) + typed
             out.append(_Candidate(p, a, b, text, score, float(d), focus, v))
+        if states:  # how well each sentence holds the question, token by token
+            near = soft.soft_coverage(soft.question_pieces(states[0]), states[1:])
+            out = [replace(c, soft=float(n)) for c, n in zip(out, near)]
         out.sort(key=lambda c: (-c.score, c.passage.rank, c.start))
         return out
 
@@ -274,13 +279,13 @@ class Answerer:
 
     def read(self, query: str, candidates: list[_Candidate]) -> tuple[list[_Candidate], float]:
         """`candidates` in the reader's order, each scored with its sentence probability, and
-        the confidence that the first answers `query`. The cheap reader keeps its order and
-        scores; its confidence comes from the model file's cheap answer model."""
+        the confidence that the first answers `query`. The cheap reader keeps its scores but puts
+        first the best by soft coverage (`rag.answering.soft`); its confidence is the model file's."""
         x = self.sentence_features(query, candidates)
-        if self.reader is None:
+        if self.reader is None:  # the confidence reads the cheap order it was trained on
             scores = np.array([c.score for c in candidates])
-            return candidates, self.model.cheap_confidence(
-                features.question_features(x, scores, query))
+            confidence = self.model.cheap_confidence(features.question_features(x, scores, query))
+            return soft.first_by_soft(candidates, self.config.type_weight), confidence
         logits = self.reader.sentence_logits(x)
         confidence = self.reader.confidence(features.question_features(x, logits, query))
         probs = 1 / (1 + np.exp(-np.clip(logits, -30, 30)))

@@ -59,6 +59,11 @@ class Embedder(ABC):
         batch, so each batch pads little."""
         return _by_length(self._embed, texts, self.dimension, batch_size, progress)
 
+    def embed_with_states(self, texts: list[str]) -> tuple[np.ndarray, list | None]:
+        """`embed(texts)`, and each text's token states (`rag.indexing.onnx.TokenStates`)
+        from the same model run where the model gives them; None where it does not."""
+        return self.embed(texts), None
+
 
 def _by_length(encode: Callable[[list[str]], np.ndarray], texts: list[str], dimension: int,
                batch_size: int, progress: bool) -> np.ndarray:
@@ -185,6 +190,24 @@ class SentenceTransformerEmbedder(Embedder):
             return super().embed(texts, batch_size=batch_size, progress=progress)
         self.last_backend = "onnx"
         return _by_length(encoder.encode, list(texts), self.dimension, batch_size, progress)
+
+    def embed_with_states(self, texts: list[str], *,
+                          batch_size: int = 32) -> tuple[np.ndarray, list | None]:
+        """As `Embedder.embed_with_states`: token states through the ONNX export, in batches
+        of similar length as `embed`; none through torch."""
+        encoder = self.onnx_encoder() if texts else None
+        if encoder is None:
+            return self.embed(texts), None
+        self.last_backend = "onnx"
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        states: list = [None] * len(texts)
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        for i in range(0, len(texts), batch_size):
+            rows = order[i:i + batch_size]
+            vectors[rows], done = encoder.encode_with_states([texts[r] for r in rows])
+            for r, state in zip(rows, done):
+                states[r] = state
+        return vectors, states
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         self.last_backend = "torch"

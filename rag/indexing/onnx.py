@@ -33,6 +33,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +117,17 @@ def find_export(model_path: str | Path) -> Path | None:
     return directory if (directory / "export.json").exists() else None
 
 
+_SPECIAL = frozenset({"[CLS]", "[SEP]", "[PAD]"})
+
+
+@dataclass(frozen=True)
+class TokenStates:
+    """One text's contextual word-piece vectors (unit length, one row per piece) and pieces."""
+
+    vectors: np.ndarray
+    pieces: tuple[str, ...]
+
+
 class OnnxEncoder:
     """Embeds texts with an exported model: tokenize, run, mean-pool, normalize."""
 
@@ -139,6 +151,11 @@ class OnnxEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length float32 vectors for `texts`, shape (len(texts), dimension)."""
+        return self.encode_with_states(texts)[0]
+
+    def encode_with_states(self, texts: list[str]) -> tuple[np.ndarray, list[TokenStates]]:
+        """`encode(texts)`, and each text's token states from the same run: unit-length
+        vectors of its word pieces (no [CLS] or [SEP]) with the pieces themselves."""
         encodings = self.tokenizer.encode_batch(list(texts))
         arrays = {
             "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
@@ -149,7 +166,14 @@ class OnnxEncoder:
         mask = arrays["attention_mask"][..., None].astype(np.float32)
         pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        states = []
+        for h, e in zip(hidden, encodings):
+            keep = [i for i, (t, m) in enumerate(zip(e.tokens, e.attention_mask))
+                    if m and t not in _SPECIAL]
+            v = h[keep]
+            v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+            states.append(TokenStates(v.astype(np.float32), tuple(e.tokens[i] for i in keep)))
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32), states
 
 
 @functools.lru_cache(maxsize=4)

@@ -164,3 +164,14 @@ def test_the_network_guard_is_live(network_attempts):
         socket.create_connection(("127.0.0.1", 9), timeout=1)
     assert network_attempts[before:] == [("127.0.0.1", 9)]
     del network_attempts[before:]
+
+
+def test_the_sentence_that_holds_the_question_token_by_token_is_quoted_first(retriever):
+    from rag.answering.answer import Answerer
+
+    question = "On what issue does Stoltenberg think NATO will eventually have to talk with Russia again?"
+    answer = Answerer(retriever).ask(question)
+    assert "arms control" in answer.citations[0].quote  # "return to dialogue with Moscow"
+    plain = Answerer(retriever).candidates(question, retriever.search(question, k=5),
+                                           retriever.store.documents())
+    assert "arms control" not in plain[0].text  # the cheap score alone ranks another first
