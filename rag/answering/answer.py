@@ -183,9 +183,8 @@ class Answerer:
             as_of: str | None = None, asked_on: str | None = None) -> Answer:
         """Answer `question`; `history` holds earlier user turns (strings or Answers), oldest
         first; `as_of` (YYYY-MM-DD) prefers the articles of that day's week, and `asked_on`
-        is the day the question is asked, for one that says "this week" (see
-        `Retriever.search`). An answer read as of a day carries a note when none of its
-        sources is dated in the days around it (`dated`)."""
+        is the day asked, for one that says "this week" (`Retriever.search`). An answer read as
+        of a day notes when none of its sources is dated in the days around it (`dated`)."""
         started = time.perf_counter()
         k = check_k(self.config.k if k is None else k)
         question = self.retriever.prepare(question)
@@ -239,9 +238,8 @@ class Answerer:
     def candidates(self, query: str, passages: list[Passage],
                    docs: dict[str, Document]) -> list[_Candidate]:
         """Every sentence of `passages` that is not itself a question, scored as the answer is
-        chosen (dense similarity, plus the weighted coverage of the question's words, plus the
-        type bonus), best first, each with its soft coverage where the embedder gives token
-        states."""
+        chosen (dense + weighted coverage of the question's words + type bonus), best first,
+        each with its soft coverage where the embedder gives token states."""
         spans = []
         for p in passages:
             text = docs[p.doc_id].text
@@ -279,13 +277,13 @@ class Answerer:
 
     def read(self, query: str, candidates: list[_Candidate]) -> tuple[list[_Candidate], float]:
         """`candidates` in the reader's order, each scored with its sentence probability, and
-        the confidence that the first answers `query`. The cheap reader keeps its scores but puts
-        first the best by soft coverage (`rag.answering.soft`); its confidence is the model file's."""
+        the confidence that the first answers `query`. The cheap reader keeps its order and
+        scores; its confidence comes from the model file's cheap answer model."""
         x = self.sentence_features(query, candidates)
-        if self.reader is None:  # the confidence reads the cheap order it was trained on
+        if self.reader is None:
             scores = np.array([c.score for c in candidates])
-            confidence = self.model.cheap_confidence(features.question_features(x, scores, query))
-            return soft.first_by_soft(candidates, self.config.type_weight), confidence
+            return candidates, self.model.cheap_confidence(
+                features.question_features(x, scores, query))
         logits = self.reader.sentence_logits(x)
         confidence = self.reader.confidence(features.question_features(x, logits, query))
         probs = 1 / (1 + np.exp(-np.clip(logits, -30, 30)))
@@ -301,6 +299,8 @@ class Answerer:
         why = self._refusal_reasons(standalone, candidates, score)
         if why:
             return replace(refuse, notes=tuple(why))
+        if self.reader is None:  # refusing read the cheap order; the first quote is by soft
+            candidates = soft.first_by_soft(candidates, self.config.type_weight)
         chosen = self._select(standalone, candidates, confidence)
         chosen, conflict = conflicts.order(chosen, candidates, docs)
         citations = verified([_citation(i, c) for i, c in enumerate(chosen, start=1)], docs, passages)

@@ -3,9 +3,10 @@
 The cheap score reads the question's exact words in a sentence. `soft_coverage` reads how
 well each of the question's content word pieces is matched by some token of the sentence in
 MiniLM's contextual token states (the best cosine per piece, averaged: BERTScore's recall),
-so "succeed" can meet "hand over the reins" part of the way. `first_by_soft` puts the
-candidate with the highest soft coverage plus the type bonus first; everything else (the
-score the answerer refuses by, the further quotes) stays the cheap score's.
+so "succeed" can meet "hand over the reins" part of the way. Once the cheap score has
+decided to answer (its threshold and rules read the cheap order), `first_by_soft` puts the
+candidate with the highest soft coverage plus the type bonus first; the further quotes are
+chosen as before.
 
 Measured as a prototype before it was wired in (docs/reader.md): the first candidate holds
 gold for 0.864 of the 295 answerable held-out SQuAD questions against 0.844, and for 0.674 of
