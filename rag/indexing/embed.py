@@ -196,6 +196,9 @@ class SentenceTransformerEmbedder(Embedder):
         """As `Embedder.embed_with_states`: token states through the ONNX export, in batches
         of similar length as `embed`; none through torch."""
         encoder = self.onnx_encoder() if texts else None
+        if encoder is None and texts and self.onnx and self._model is None:
+            _ = self.model  # loading it makes the ONNX export on a fresh machine; then use it
+            encoder = self.onnx_encoder()
         if encoder is None:
             return self.embed(texts), None
         self.last_backend = "onnx"
