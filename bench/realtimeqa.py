@@ -30,7 +30,6 @@ Does not: fetch anything (use the fetch tool or `git clone`), or train.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import hashlib
 import json
 import sys
@@ -136,24 +135,19 @@ def where_answers(folder: Path, questions: list[Question],
     or "nowhere". It bounds what any retrieval can find: "nowhere" is out of reach, and an
     "other days" hit is often a mention in an older story."""
     from rag.evaluation.metrics import normalize_answer
+    from rag.search.recency import day_of
 
     articles = [(f" {normalize_answer((a.get('title') or '') + ' . ' + a['text'])} ",
-                 _day(a.get("date"))) for a in _lines(folder / "corpus.jsonl")]
+                 day_of(a.get("date"))) for a in _lines(folder / "corpus.jsonl")]
     out = {}
     for q in questions:
-        day, said = _day(q.date), f" {normalize_answer(q.answer)} "
+        day, said = day_of(q.date), f" {normalize_answer(q.answer)} "
         dates = [d for text, d in articles if said.strip() and said in text]
         near = day is not None and any(d is not None and -window[0] <= (d - day).days <= window[1]
                                        for d in dates)
         out[q.id] = "week" if near else "other days" if dates else "nowhere"
     return out
 
-
-def _day(text: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(text[:10]) if text else None
-    except ValueError:
-        return None
 
 
 def _by_where(where: dict[str, str], questions: list[Question], found: list[bool]) -> dict:

@@ -51,7 +51,8 @@ def parse_day(value) -> dt.date | None:
                          "for example 2023-01-05") from None
 
 
-def _day(text: str | None) -> dt.date | None:
+def day_of(text: str | None) -> dt.date | None:
+    """The day an ISO date string starts with, or None (no date, or not one)."""
     try:
         return dt.date.fromisoformat(text[:10]) if text else None
     except ValueError:
@@ -63,7 +64,7 @@ def prefer_window(hits: Hits, store, day: dt.date, window: tuple[int, int]) -> H
     low, high = day - dt.timedelta(days=window[0]), day + dt.timedelta(days=window[1])
     cited = store.cited_chunks([row for row, _ in hits])
     inside = {row for row, _ in hits
-              if (d := _day(cited[row].date)) is not None and low <= d <= high}
+              if (d := day_of(cited[row].date)) is not None and low <= d <= high}
     return [h for h in hits if h[0] in inside] + [h for h in hits if h[0] not in inside]
 
 
@@ -73,7 +74,7 @@ def outside_note(dates, day: dt.date | None, window: tuple[int, int]) -> str | N
     if day is None:
         return None
     low, high = day - dt.timedelta(days=window[0]), day + dt.timedelta(days=window[1])
-    if any((d := _day(text)) is not None and low <= d <= high for text in dates):
+    if any((d := day_of(text)) is not None and low <= d <= high for text in dates):
         return None
     return (f"no source here is dated from {low} to {high}, the days around {day} that the "
             "question was read as of; these are from other days (see each source's date)")
