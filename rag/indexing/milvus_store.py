@@ -344,26 +344,14 @@ def search_params(manifest: Manifest) -> dict:
 def open_milvus(where: MilvusURI) -> MilvusStore:
     """Open the published version of the index at `where`; errors name the fix."""
     client = mc.connect(where)
-    hint = f"build it with `rag index PATH ... {option(where)}`"
     version = mc.call(where, "the index", published_version, client, where.prefix)
     if version is None:
-        raise IndexNotFoundError(f"no index at {where.shown}; {hint}")
+        raise IndexNotFoundError(f"no index at {where.shown}; build it with "
+                                 f"`rag index PATH ... {option(where)}`")
     names = collection_names(where.prefix, version)
     for name in names.values():
         load(client, where, name)
-    raw = mc.call(where, f"version {version}", read_blob, client, names["meta"], "manifest")
-    try:
-        data = json.loads(raw) if raw is not None else {}
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise IndexMismatchError(f"the manifest of the index at {where.shown} is damaged; "
-                                 f"{hint.replace('build', 'rebuild')}")
-    if data.get("format") != FORMAT or data.get("format_version") != FORMAT_VERSION:
-        found = (f"format {data.get('format')} version {data.get('format_version')}"
-                 if raw is not None else "no manifest")
-        raise IndexMismatchError(f"index at {where.shown} has {found}; this verbatim reads "
-                                 f"{FORMAT} version {FORMAT_VERSION}; {hint.replace('build', 'rebuild')}")
+    data = _manifest(client, where, version, names["meta"])
     return MilvusStore(client, where, version, Manifest.from_dict(data))
 
 
@@ -376,14 +364,28 @@ def published_manifest(where: MilvusURI) -> dict | None:
         return None
     meta = collection_names(where.prefix, version)["meta"]
     load(client, where, meta)
+    try:
+        return _manifest(client, where, version, meta)
+    except IndexMismatchError:
+        return None
+
+
+def _manifest(client, where: MilvusURI, version: int, meta: str) -> dict:
+    """The manifest record of `version` (its meta collection loaded), checked: damaged,
+    missing or of another format is an `IndexMismatchError` that says how to rebuild."""
+    hint = f"rebuild it with `rag index PATH ... {option(where)}`"
     raw = mc.call(where, f"version {version}", read_blob, client, meta, "manifest")
     try:
-        data = json.loads(raw) if raw is not None else None
+        data = json.loads(raw) if raw is not None else {}
     except ValueError:
-        return None
-    if not isinstance(data, dict) or (data.get("format"), data.get("format_version")) != (
-            FORMAT, FORMAT_VERSION):
-        return None
+        data = None
+    if not isinstance(data, dict):
+        raise IndexMismatchError(f"the manifest of the index at {where.shown} is damaged; {hint}")
+    if data.get("format") != FORMAT or data.get("format_version") != FORMAT_VERSION:
+        found = (f"format {data.get('format')} version {data.get('format_version')}"
+                 if raw is not None else "no manifest")
+        raise IndexMismatchError(f"index at {where.shown} has {found}; this verbatim reads "
+                                 f"{FORMAT} version {FORMAT_VERSION}; {hint}")
     return data
 
 
