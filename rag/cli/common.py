@@ -54,6 +54,11 @@ def search_args(p: argparse.ArgumentParser) -> None:
                    default=os.environ.get("RAG_MODE") or None,
                    help="retrieval: dense (embeddings), lexical (BM25) or hybrid, both fused "
                         "(default: $RAG_MODE or hybrid)")
+    p.add_argument("--fusion", choices=("rrf", "minmax", "zscore"),
+                   default=os.environ.get("RAG_FUSION") or None,
+                   help="how hybrid search fuses its two sides: by reciprocal rank (rrf) or by "
+                        "normalized scores (default: $RAG_FUSION, else minmax for an index of "
+                        "20 million characters or more, rrf for a smaller one)")
     p.add_argument("--rerank", metavar="DIR|reader", default=os.environ.get("RAG_RERANKER") or None,
                    help="rerank with the cross-encoder model in DIR, or with the learned reader "
                         "(`reader`: a passage scores as its best sentence) (default: "
@@ -155,10 +160,10 @@ def open_retriever(args):
     from ..answering.rerank import with_reranker
     from ..indexing.build import build_index, default_corpus
     from ..indexing.location import default_location, option
-    from ..search.retrieve import Retriever, SearchConfig
+    from ..search.retrieve import Retriever
 
     where = index_dir(args)
-    config = SearchConfig(mode=getattr(args, "mode", None) or SearchConfig.mode)
+    config = search_config(args)
     rerank = getattr(args, "rerank", None)
     try:
         return _note_pending(with_reranker(Retriever.load(where, config=config), rerank))
@@ -174,6 +179,14 @@ def open_retriever(args):
     report = build_index([default_corpus()], index_dir=where, progress=True)
     say(f"indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f}s")
     return with_reranker(Retriever.load(where, config=config), rerank)
+
+
+def search_config(args):
+    """The `SearchConfig` of `--mode` and `--fusion` (each left to the defaults if absent)."""
+    from ..search.retrieve import SearchConfig
+
+    return SearchConfig(mode=getattr(args, "mode", None) or SearchConfig.mode,
+                        fusion=getattr(args, "fusion", None))
 
 
 def _note_pending(retriever):

@@ -58,10 +58,9 @@ def _answerer(args):
     from ..answering.answer import Answerer
     from ..answering.rerank import with_reranker
     from ..evaluation.qa import qa_index
-    from ..search.retrieve import Retriever, SearchConfig
-    from .common import answer_config
+    from ..search.retrieve import Retriever
+    from .common import answer_config, search_config
 
     index_dir = qa_index(args.qa, index_dir=args.index, progress=not args.json)
-    config = SearchConfig(mode=args.mode or SearchConfig.mode)
-    retriever = with_reranker(Retriever.load(index_dir, config=config), args.rerank)
+    retriever = with_reranker(Retriever.load(index_dir, config=search_config(args)), args.rerank)
     return Answerer(retriever, config=answer_config(args))

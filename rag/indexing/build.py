@@ -181,7 +181,7 @@ def plan_build(r: Request, old, *, reusable: bool) -> Plan:
         model=r.embedder.name, dimension=r.embedder.dimension, chunker=asdict(r.chunk_config),
         store=asdict(r.store_config), documents={d.id: d.hash for d in documents},
         sources=sources, chunks=len(chunks), lexical=asdict(r.lexical_config),
-        package_version=package_version())
+        package_version=package_version(), characters=sum(len(d.text) for d in documents))
     return Plan(True, manifest, changes, documents, chunks, analyzed, fresh, stats, r)
 
 
@@ -273,8 +273,10 @@ def _unread(old, read_now: set[str], documents: list[Document]) -> list[Document
 
 def _same_settings(m: Manifest, store: StoreConfig, lexical: LexicalConfig,
                    sources: list[str]) -> bool:
-    """True when an index with manifest `m` needs no rewrite for these settings."""
-    return m.store == asdict(store) and m.lexical == asdict(lexical) and m.sources == sources
+    """True when an index with manifest `m` needs no rewrite for these settings (one that
+    records no characters, or no documents' text, is rewritten once to record them)."""
+    return m.store == asdict(store) and m.lexical == asdict(lexical) and m.sources == sources \
+        and (m.characters > 0 or not m.documents)
 
 
 def _open_compatible(index_dir: Path, embedder: Embedder, config: ChunkConfig) -> IndexStore | None:

@@ -130,6 +130,7 @@ def _job(old: IndexStore, gone: set[str], embedder: Embedder) -> Job:
     files = {path: stat for path, stat in old.files().items() if path not in emptied}
     chunks = [c for _, c in old.chunks() if c.doc_id not in gone]
     manifest = replace(m, documents={d.id: m.documents[d.id] for d in documents},
-                       chunks=len(chunks), package_version=package_version())
+                       chunks=len(chunks), package_version=package_version(),
+                       characters=sum(len(d.text) for d in documents))
     return Job(old.path, manifest, documents, chunks, files, StoreConfig(**m.store), embedder,
                snapshot_every=None)

@@ -2,8 +2,9 @@
 
 `Manifest` records the format name and version, package version, embedding model and
 dimension, chunker, BM25 and FAISS settings, per-document content hashes, the sources it was
-built from, the chunks still waiting for their vectors and the size of every file (so a
-truncated file is found without reading it: `rag.indexing.health`). `read_manifest` checks the
+built from, the characters of its documents' text (which make a collection large:
+`rag.indexing.settings`), the chunks still waiting for their vectors and the size of every
+file (so a truncated file is found without reading it: `rag.indexing.health`). `read_manifest` checks the
 format and version and says which command rebuilds an index it cannot read; a field it does not
 know (written by a newer verbatim of the same format version) is ignored, not called damage.
 
@@ -46,6 +47,7 @@ class Manifest:
     pending: int = 0  # chunks not embedded yet (a snapshot published while embedding)
     faiss: str = ""  # the FAISS structure actually built, e.g. "ivf nlist=4000 nprobe=32"
     files: dict[str, int] = field(default_factory=dict)  # size of each file, by relative path
+    characters: int = 0  # of all documents' text (0: built before it was recorded)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=2, ensure_ascii=False)

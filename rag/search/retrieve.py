@@ -9,7 +9,9 @@ calls either way. Three modes (`SearchConfig.mode`, or `mode=` per search):
 - `lexical`: BM25 over the chunks (`rag.indexing.lexical`'s terms, scored by bm25s's
   arrays or by Milvus's BM25 function), exact names, numbers and rare words;
 - `hybrid` (default): both sides fetch `candidates` chunks each, fused by reciprocal rank
-  (`rag.search.fusion.rrf`, weights configurable) or by normalized scores.
+  (`rag.search.fusion.rrf`, weights configurable) or by normalized scores; with no fusion
+  named, a large index (20 million characters or more) fuses by min-max normalized scores
+  and a smaller one by rank (`rag.indexing.settings.fusion_by_size`).
 Then, optionally, a cross-encoder reranks the best `rerank_depth` (`rag.search.rerank`). With
 `as_of=` a date (a news question's day), chunks of articles dated from `date_window[0]` days
 before to `date_window[1]` days after it come first, in their order (`rag.search.recency`); a
@@ -45,6 +47,7 @@ from ..errors import IndexMismatchError, InputError
 from ..indexing.backend import IndexChangedError, Store, as_store, open_store
 from ..indexing.embed import Embedder, get_embedder
 from ..indexing.location import Location, option
+from ..indexing.settings import fusion_by_size
 from ..indexing.store import IndexStore
 from . import fusion, recency
 from .rerank import Reranker, get_reranker
@@ -87,8 +90,8 @@ class SearchConfig:
     """How `Retriever.search` ranks passages.
 
     `candidates` chunks are fetched per side (at least k); hybrid fuses them with `fusion`
-    (`rrf` with constant `rrf_k`, or a weighted sum of `minmax`/`zscore`-normalized scores)
-    and the side weights. `reranker` is a cross-encoder directory (or a `Reranker`) applied
+    (`rrf` with constant `rrf_k`, or a weighted sum of `minmax`/`zscore`-normalized scores;
+    None: by the index's size, `Retriever.fusion`) and the side weights. `reranker` is a cross-encoder directory (or a `Reranker`) applied
     to the best `rerank_depth`. `max_per_doc` caps passages per document in the top k (a
     document's further passages come after the other documents'; None turns it off);
     `mmr` (a lambda in [0, 1]) diversifies by maximal marginal relevance instead.
@@ -99,7 +102,7 @@ class SearchConfig:
 
     mode: Mode = "hybrid"
     candidates: int = 100
-    fusion: Fusion = "rrf"
+    fusion: Fusion | None = None
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
@@ -112,7 +115,7 @@ class SearchConfig:
 
     def __post_init__(self):
         check_mode(self.mode)
-        if self.fusion not in FUSIONS:
+        if self.fusion is not None and self.fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {self.fusion!r}; allowed: {', '.join(FUSIONS)}")
         for name in ("candidates", "rerank_depth"):
             if getattr(self, name) < 1:
@@ -220,12 +223,18 @@ class Retriever:
         return self.passages(hits, dense=_side(query, self.store, hits),
                              lexical=_lexical_scores(lexical, depth))
 
+    @property
+    def fusion(self) -> Fusion:
+        """How hybrid search fuses the two sides: the config's, else by the index's size."""
+        return self.config.fusion or fusion_by_size(self.store.manifest.characters)
+
     def _fuse(self, dense: Hits, lexical: Hits) -> Hits:
         c = self.config
         weights = (c.dense_weight, c.lexical_weight)
-        if c.fusion == "rrf":
+        how = self.fusion
+        if how == "rrf":
             return fusion.rrf([dense, lexical], weights=weights, k=c.rrf_k)
-        return fusion.score_fusion([dense, lexical], weights=weights, normalization=c.fusion)
+        return fusion.score_fusion([dense, lexical], weights=weights, normalization=how)
 
     def _rerank(self, question: str, hits: Hits, depth: int) -> Hits:
         head, rest = hits[:depth], hits[depth:]

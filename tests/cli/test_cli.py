@@ -167,6 +167,20 @@ def test_info_json(index, capsys):
     assert (info["index_type"], info["faiss"], info["pending"]) == ("auto", "flat", 0)
     assert info["size_bytes"] == sum(f.stat().st_size for f in index.rglob("*") if f.is_file())
     assert info["index"] == str(index)
+    assert info["characters"] > 0 and info["fusion"] == "rrf"  # a small collection
+
+
+def test_search_fusion_is_chosen_with_fusion_and_checked(index, capsys):
+    scores = {}
+    for how in ("rrf", "minmax"):
+        code, out, _ = run(capsys, "search", "sourdough bakery", "--index", index, "--json",
+                           "--fusion", how)
+        assert code == 0
+        scores[how] = [p["score"] for p in json.loads(out)["passages"]]
+    assert scores["rrf"] != scores["minmax"]
+    with pytest.raises(SystemExit):
+        run(capsys, "search", "sourdough", "--index", index, "--fusion", "sum")
+    assert "invalid choice: 'sum'" in capsys.readouterr().err
 
 
 def test_info_plain_text(index, capsys):
@@ -174,6 +188,7 @@ def test_info_plain_text(index, capsys):
     assert code == 0
     assert "documents: 3" in out
     assert "size on disk:" in out and "MB" in out
+    assert "fusion: rrf (hybrid search's default for this size; --fusion to choose)" in out
 
 
 def test_search_without_an_index_builds_the_default_one_first(tmp_path, capsys, monkeypatch,

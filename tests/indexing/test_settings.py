@@ -90,3 +90,46 @@ def test_a_milvus_index_keeps_its_model_when_built_again_without_one(tmp_path, c
         assert lowered == [INT8_MODEL] and report.embedded < report.chunks
     finally:
         milvus_connect.disconnect()
+
+
+def test_a_large_index_fuses_by_minmax_and_a_small_one_by_rank():
+    assert settings.fusion_by_size(settings.LARGE_CHARACTERS - 1) == "rrf"
+    assert settings.fusion_by_size(settings.LARGE_CHARACTERS) == "minmax"
+    assert settings.fusion_by_size(0) == "rrf"  # built before characters were recorded
+
+
+def test_an_index_records_its_characters_and_searches_with_the_fusion_of_its_size(
+        tmp_path, corpus, lowered):
+    from rag.search.retrieve import Retriever
+
+    index = tmp_path / "index"
+    build_index([corpus], index_dir=index, embedder=FakeEmbedder(DEFAULT_MODEL))
+    retriever = Retriever.load(index, embedder=FakeEmbedder(DEFAULT_MODEL))
+    texts = retriever.store.documents(sorted(retriever.store.manifest.documents))
+    assert retriever.store.manifest.characters == sum(len(d.text) for d in texts.values())
+    assert retriever.fusion == "minmax"
+    assert retriever.with_config(fusion="rrf").fusion == "rrf"  # named wins
+    question = "sourdough bakery lava"
+    for fused in ("minmax", "rrf"):
+        named = retriever.with_config(fusion=fused).search(question, k=3)
+        ranked = [(p.chunk_id, p.score) for p in retriever.search(question, k=3)]
+        assert ([(p.chunk_id, p.score) for p in named] == ranked) == (fused == "minmax")
+
+
+def test_an_index_that_records_no_characters_is_rewritten_once_without_embedding(tmp_path,
+                                                                               corpus):
+    import json
+
+    from rag.indexing import swap
+
+    index = tmp_path / "index"
+    build_index([corpus], index_dir=index, embedder=FakeEmbedder(DEFAULT_MODEL))
+    file = swap.current_version(index) / "manifest.json"
+    old = json.loads(file.read_text())
+    file.write_text(json.dumps({k: v for k, v in old.items() if k != "characters"}))
+    assert settings.own_manifest(index).get("characters") is None
+    report = build_index([corpus], index_dir=index, embedder=FakeEmbedder(DEFAULT_MODEL))
+    assert report.written and report.embedded == 0
+    assert settings.own_manifest(index)["characters"] == old["characters"] > 0
+    again = build_index([corpus], index_dir=index, embedder=FakeEmbedder(DEFAULT_MODEL))
+    assert not again.written
