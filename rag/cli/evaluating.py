@@ -43,6 +43,9 @@ def register(sub) -> None:
                    help="with --qa: only the questions on these articles (corpus file names)")
     p.add_argument("--sample", metavar="N", type=int, default=None,
                    help="with --qa: a seeded sample of N questions")
+    p.add_argument("--false-refusals", metavar="RATE", type=float, default=0.10,
+                   help="with --calibrate: the most answerable questions the recommended "
+                        "threshold may refuse (default 0.10)")
     json_arg(p)
     p.set_defaults(func=run)
 
@@ -61,6 +64,16 @@ def _modes(mode) -> None:
     mode.add_argument("--beir", metavar="DIR", type=Path, default=None,
                       help="retrieval metrics on a BEIR folder (index cached in index/beir-NAME "
                            "unless --index is given)")
+
+
+def false_refusals(args) -> float:
+    """`--false-refusals`, checked: a share from 0 to 1."""
+    from ..errors import InputError
+
+    if not 0 <= args.false_refusals <= 1:
+        raise InputError(f"--false-refusals is a share of the answerable questions, from 0 to "
+                         f"1 (e.g. 0.10), not {args.false_refusals:g}")
+    return args.false_refusals
 
 
 def run(args) -> int:
@@ -88,7 +101,8 @@ def run(args) -> int:
         chosen = question_sets[0]
         if args.from_feedback is not None:
             return _from_feedback(args.from_feedback, chosen.items, chosen.path.parent)
-        cal = ev.calibrate(chosen.items, open_answerer(args), k=args.k, progress=True)
+        cal = ev.calibrate(chosen.items, open_answerer(args), k=args.k, progress=True,
+                           max_false_refusals=false_refusals(args))
         print(json.dumps(asdict(cal)) if args.json else calibration_table(cal))
         return 0
     return _evaluate(args, sets)

@@ -2,7 +2,9 @@
 
 `--check` reads `eval/baseline-squad2.json` (or `--baseline`), runs the questions it was
 computed on (its articles and sample) and exits 1 when a metric is worse than accepted;
-`--update-baseline` accepts the figures just measured.
+`--update-baseline` accepts the figures just measured. `--calibrate` sweeps the refusal
+threshold on the chosen questions and recommends one for a stated false-refusal rate
+(`--false-refusals`): choose it on some articles, then score others with `--threshold`.
 
 Does not: compute any metric itself (`rag.evaluation.qa`).
 """
@@ -21,9 +23,9 @@ def run_qa(args) -> int:
     from ..evaluation import qa
     from ..evaluation.qa_report import qa_summary, write_qa_report
 
-    if args.calibrate or args.beir or args.from_feedback is not None or args.set_file:
-        raise InputError("--qa runs on its own: drop --set, --beir, --calibrate and "
-                         "--from-feedback, or run them without --qa")
+    if args.beir or args.from_feedback is not None or args.set_file:
+        raise InputError("--qa runs on its own: drop --set, --beir and --from-feedback, or "
+                         "run them without --qa")
     if args.sample is not None and args.sample < 1:
         raise InputError(f"--sample must be at least 1, not {args.sample}")
     path = args.baseline or qa.DEFAULT_QA_BASELINE
@@ -35,6 +37,8 @@ def run_qa(args) -> int:
     _, items = qa.read_qa_folder(args.qa)  # a bad folder is reported before any model loads
     qa.pick(items, articles=articles, sample=sample)
     answerer = _answerer(args)
+    if args.calibrate:
+        return _calibrate(args, answerer, articles, sample)
     report = qa.evaluate_qa(args.qa, answerer, articles=articles, sample=sample,
                             progress=not args.json)
     md, png = write_qa_report(report, args.reports or ev.DEFAULT_REPORTS)
@@ -51,6 +55,17 @@ def run_qa(args) -> int:
     else:
         print(f"{qa_summary(report)}\n\nreport: {md}\nchart: {png}")
     return 1 if problems else 0
+
+
+def _calibrate(args, answerer, articles, sample) -> int:
+    from ..evaluation import qa
+    from ..evaluation.report import calibration_table
+    from .evaluating import false_refusals
+
+    cal = qa.calibrate_qa(args.qa, answerer, articles=articles, sample=sample,
+                          progress=not args.json, max_false_refusals=false_refusals(args))
+    print(json.dumps(asdict(cal)) if args.json else calibration_table(cal))
+    return 0
 
 
 def _answerer(args):

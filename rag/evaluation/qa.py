@@ -22,7 +22,11 @@ for other reasons (a word the sources never mention) stay refusals. The confiden
 `Answer.confidence`, the reader's calibrated probability (for an answer without one, its
 score clipped to [0, 1], which is no probability: the reliability table shows how far).
 
-Does not: train or calibrate anything (`rag.training`).
+`calibrate_qa` sweeps the refusal threshold over the chosen questions' scores the same way
+(`rag.evaluation.metrics.sweep`), so a threshold can be chosen on some articles for a stated
+false-refusal rate and scored on others.
+
+Does not: train anything (`rag.training`).
 """
 
 from __future__ import annotations
@@ -147,6 +151,23 @@ def evaluate_qa(folder: str | Path, answerer, *, articles: tuple[str, ...] = (),
                     score(results), tuple(reliability(results)),
                     str(getattr(answerer.retriever.store, "path", "")),
                     round(time.perf_counter() - started, 1), answerer.config.reader)
+
+
+def calibrate_qa(folder: str | Path, answerer, *, articles: tuple[str, ...] = (),
+                 sample: int | None = None, seed: int = 7, progress: bool = False,
+                 max_false_refusals: float = 0.10):
+    """The refusal threshold swept over the chosen questions of the QA `folder`, with the
+    one recommended for at most `max_false_refusals` of the answerable ones refused."""
+    from ..answering.answer import Answerer
+    from .metrics import sweep
+
+    _, items = read_qa_folder(folder)
+    chosen = pick(items, articles=articles, sample=sample, seed=seed)
+    ask = Answerer(answerer.retriever, config=replace(answerer.config, threshold=float("-inf")))
+    answers = [ask.ask(item.question) for item in _bar(chosen, progress)]
+    return sweep([a.score for a in answers], [a.refused for a in answers],
+                 [not item.unanswerable for item in chosen], current=answerer.threshold,
+                 max_false_refusals=max_false_refusals)
 
 
 def qa_index(folder: str | Path, *, index_dir: str | Path | None = None, progress: bool = False):

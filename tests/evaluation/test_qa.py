@@ -136,6 +136,33 @@ def test_rag_eval_qa_on_a_tiny_folder_reports_and_gates(tmp_path, fake_model, ca
     assert "regression: overall" in capsys.readouterr().err
 
 
+def test_rag_eval_qa_calibrate_sweeps_the_chosen_articles_only(tmp_path, fake_model, capsys):
+    articles = {"Seals.txt": "Harbour seals\n\nWardens counted forty harbour seals on the "
+                             "sandbank at low tide on Sunday.\n",
+                "Chess.txt": "Chess final\n\nA grandmaster won the chess final on Sunday.\n"}
+    folder = qa_folder(tmp_path / "qa", [
+        {"id": "a", "question": "How many harbour seals did the wardens count?",
+         "answers": ["forty"], "unanswerable": False, "doc": "Seals.txt"},
+        {"id": "b", "question": "Who won the chess final?", "answers": ["A grandmaster"],
+         "unanswerable": False, "doc": "Chess.txt"},
+        {"id": "c", "question": "How many walruses did the wardens count?", "answers": [],
+         "unanswerable": True, "doc": "Seals.txt"}], articles)
+    common = ["eval", "--qa", str(folder), "--index", str(tmp_path / "i"), "--calibrate"]
+    assert main([*common, "--articles", "Seals.txt", "--false-refusals", "0.5", "--json"]) == 0
+    cal = json.loads(capsys.readouterr().out)
+    refused = [row["refused"] for row in cal["rows"]]
+    assert refused == sorted(refused) and refused[-1] == 2  # the 2 questions on Seals.txt
+    assert cal["max_false_refusals"] == 0.5
+    chosen = [r for r in cal["rows"] if r["low"] <= cal["recommended"] <= r["high"]]
+    assert len(chosen) == 1 and chosen[0]["false_refusal_rate"] <= 0.5
+    assert main([*common]) == 0  # all 3 questions; 10% of 2 answerable ones is none
+    out = capsys.readouterr().out
+    assert "threshold  refused" in out and "no threshold keeps false refusals at or under 10%" in out
+    assert main([*common, "--false-refusals", "1.5"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--false-refusals is a share" in err[0]
+
+
 def test_rag_eval_qa_on_a_bad_folder_is_one_line(tmp_path, capsys):
     assert main(["eval", "--qa", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
