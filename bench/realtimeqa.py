@@ -190,6 +190,7 @@ def score(folder: Path, retriever, *, k: int = 5, dated: bool = False, say=print
     mean = lambda xs: round(sum(xs) / len(xs), 4) if xs else None
     where = where_answers(folder, questions, retriever.config.date_window)
     return {"questions": len(questions), "k": k, "as_of_question_date": dated,
+            "fusion": retriever.fusion if retriever.config.mode == "hybrid" else None,
             **{f"answer_recall@{d}": mean(h) for d, h in recall.items()},
             "answer_in_corpus": _by_where(where, questions, recall[5]),
             "answer_accuracy": mean(right), "first_quote_accuracy": mean(first),

@@ -98,6 +98,7 @@ def test_the_stand_in_is_indexed_and_scored(tmp_path):
                  say=lambda _: None)
     assert report["questions"] == 3 and report["nota_questions"] == 3
     assert report["documents"] == 4
+    assert report["fusion"] == "rrf"  # a small collection
     assert report["answer_recall@10"] == 1.0  # each answer's article shares the question's words
     assert report["answer_recall@1"] <= report["answer_recall@5"] <= report["answer_recall@10"]
     assert report["answer_in_corpus"]["week"]["share"] == 1.0  # each article of its own week
