@@ -84,6 +84,7 @@ def test_a_milvus_index_keeps_its_model_when_built_again_without_one(tmp_path, c
     try:
         build_index([corpus], index_dir=uri)
         assert _settings(parse_location(uri)) == (INT8_MODEL, 200)
+        assert settings.own_manifest(parse_location(uri))["characters"] > settings.LARGE_CHARACTERS
         lowered.clear()
         (corpus / "extra.txt").write_text("Extra\n\nA note on rain.\n", encoding="utf-8")
         report = build_index([corpus], index_dir=uri)
