@@ -221,10 +221,13 @@ def calibration_table(cal) -> str:
         lines.append(f"{cal.rows[0].refused} questions are refused at any threshold (the answerer's "
                      f"other checks, or no verified quote)")
     if cal.recommended is None:
-        lines.append(f"no threshold keeps false refusals at or under {cal.max_false_refusals:.0%}")
+        lines.append(f"no threshold keeps false refusals at or under {cal.max_false_refusals:.0%}; "
+                     f"allow more with --false-refusals")
     else:
         lines.append(f"recommended threshold: {cal.recommended:.2f} (best balanced accuracy with "
-                     f"false refusals <= {cal.max_false_refusals:.0%}; current {cal.current:g})")
+                     f"false refusals <= {cal.max_false_refusals:.0%}; current {cal.current:g}); "
+                     f"apply it with --threshold {cal.recommended:.2f} or "
+                     f"RAG_THRESHOLD={cal.recommended:.2f}")
     return "\n".join(lines)
 
 

@@ -158,6 +158,10 @@ def test_rag_eval_qa_calibrate_sweeps_the_chosen_articles_only(tmp_path, fake_mo
     assert main([*common]) == 0  # all 3 questions; 10% of 2 answerable ones is none
     out = capsys.readouterr().out
     assert "threshold  refused" in out and "no threshold keeps false refusals at or under 10%" in out
+    assert "allow more with --false-refusals" in out
+    assert main([*common, "--articles", "Seals.txt", "--false-refusals", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert f"apply it with --threshold {cal['recommended']:.2f}" in out
     assert main([*common, "--false-refusals", "1.5"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--false-refusals is a share" in err[0]
