@@ -54,8 +54,7 @@ def search_args(p: argparse.ArgumentParser) -> None:
                    default=os.environ.get("RAG_MODE") or None,
                    help="retrieval: dense (embeddings), lexical (BM25) or hybrid, both fused "
                         "(default: $RAG_MODE or hybrid)")
-    p.add_argument("--fusion", choices=("rrf", "minmax", "zscore"),
-                   default=os.environ.get("RAG_FUSION") or None,
+    p.add_argument("--fusion", choices=("rrf", "minmax", "zscore"), default=None,
                    help="how hybrid search fuses its two sides: by reciprocal rank (rrf) or by "
                         "normalized scores (default: $RAG_FUSION, else minmax for an index of "
                         "20 million characters or more, rrf for a smaller one)")
@@ -182,11 +181,15 @@ def open_retriever(args):
 
 
 def search_config(args):
-    """The `SearchConfig` of `--mode` and `--fusion` (each left to the defaults if absent)."""
-    from ..search.retrieve import SearchConfig
+    """The `SearchConfig` of `--mode` and `--fusion`, else `$RAG_FUSION` (for `rag serve`
+    too), each left to the defaults if absent; an unknown fusion is one line."""
+    from ..search.retrieve import FUSIONS, SearchConfig
 
-    return SearchConfig(mode=getattr(args, "mode", None) or SearchConfig.mode,
-                        fusion=getattr(args, "fusion", None))
+    fusion = getattr(args, "fusion", None) or os.environ.get("RAG_FUSION") or None
+    if fusion is not None and fusion not in FUSIONS:
+        raise InputError(f"unknown fusion {fusion!r} (--fusion or RAG_FUSION); allowed: "
+                         f"{', '.join(FUSIONS)}")
+    return SearchConfig(mode=getattr(args, "mode", None) or SearchConfig.mode, fusion=fusion)
 
 
 def _note_pending(retriever):

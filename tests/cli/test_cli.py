@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -181,6 +182,18 @@ def test_search_fusion_is_chosen_with_fusion_and_checked(index, capsys):
     with pytest.raises(SystemExit):
         run(capsys, "search", "sourdough", "--index", index, "--fusion", "sum")
     assert "invalid choice: 'sum'" in capsys.readouterr().err
+
+
+def test_rag_fusion_from_the_environment_is_used_and_checked(index, capsys, monkeypatch):
+    from rag.cli.common import search_config
+
+    monkeypatch.setenv("RAG_FUSION", "minmax")
+    assert search_config(argparse.Namespace()).fusion == "minmax"  # rag serve has no --fusion
+    assert search_config(argparse.Namespace(fusion="rrf")).fusion == "rrf"  # the flag wins
+    monkeypatch.setenv("RAG_FUSION", "bogus")
+    code, _, err = run(capsys, "search", "sourdough", "--index", index)
+    assert code == 1 and err.strip() == ("error: unknown fusion 'bogus' (--fusion or RAG_FUSION); "
+                                         "allowed: rrf, minmax, zscore")
 
 
 def test_info_plain_text(index, capsys):
