@@ -181,15 +181,16 @@ def open_retriever(args):
 
 
 def search_config(args):
-    """The `SearchConfig` of `--mode` and `--fusion`, else `$RAG_FUSION` (for `rag serve`
-    too), each left to the defaults if absent; an unknown fusion is one line."""
+    """The `SearchConfig` of `--mode` and `--fusion`, else `$RAG_MODE` and `$RAG_FUSION` (for
+    `rag serve` too), each left to the defaults if absent; an unknown value is one line."""
     from ..search.retrieve import FUSIONS, SearchConfig
 
     fusion = getattr(args, "fusion", None) or os.environ.get("RAG_FUSION") or None
     if fusion is not None and fusion not in FUSIONS:
         raise InputError(f"unknown fusion {fusion!r} (--fusion or RAG_FUSION); allowed: "
                          f"{', '.join(FUSIONS)}")
-    return SearchConfig(mode=getattr(args, "mode", None) or SearchConfig.mode, fusion=fusion)
+    mode = getattr(args, "mode", None) or os.environ.get("RAG_MODE") or SearchConfig.mode
+    return SearchConfig(mode=mode, fusion=fusion)
 
 
 def _note_pending(retriever):

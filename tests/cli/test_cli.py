@@ -190,6 +190,8 @@ def test_rag_fusion_from_the_environment_is_used_and_checked(index, capsys, monk
     monkeypatch.setenv("RAG_FUSION", "minmax")
     assert search_config(argparse.Namespace()).fusion == "minmax"  # rag serve has no --fusion
     assert search_config(argparse.Namespace(fusion="rrf")).fusion == "rrf"  # the flag wins
+    monkeypatch.setenv("RAG_MODE", "lexical")
+    assert search_config(argparse.Namespace()).mode == "lexical"
     monkeypatch.setenv("RAG_FUSION", "bogus")
     code, _, err = run(capsys, "search", "sourdough", "--index", index)
     assert code == 1 and err.strip() == ("error: unknown fusion 'bogus' (--fusion or RAG_FUSION); "
