@@ -16,7 +16,16 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .common import index_arg, json_arg, k_arg, open_answerer, reader_arg, say, search_args
+from .common import (
+    index_arg,
+    json_arg,
+    k_arg,
+    open_answerer,
+    reader_arg,
+    say,
+    search_args,
+    search_config,
+)
 
 
 def register(sub) -> None:
@@ -89,7 +98,7 @@ def run(args) -> int:
         return run_qa(args)
     if args.beir:
         beir = ev.evaluate_beir(args.beir, index_dir=args.index, progress=True, mode=args.mode,
-                                rerank=args.rerank)
+                                rerank=args.rerank, fusion=search_config(args).fusion)
         print(json.dumps(asdict(beir)) if args.json else beir_summary(beir))
         return 0
     sets = _sets(args)  # every set is read and checked before any model loads

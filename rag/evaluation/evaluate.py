@@ -316,24 +316,26 @@ class BeirReport:
     skipped: int
     build_seconds: float
     search_seconds: float
+    fusion: str | None = None  # how a hybrid search fused its two sides
 
 
 def evaluate_beir(folder: str | Path, *, index_dir: str | Path | None = None, embedder=None,
                   split: str = "test", mode: str | None = None, rerank: str | None = None,
-                  progress: bool = False) -> BeirReport:
+                  fusion: str | None = None, progress: bool = False) -> BeirReport:
     """Retrieval metrics on a BEIR folder, through `build_index` and `Retriever`.
 
     The corpus is written as `beir-cache/<name>.jsonl` beside the index (title and text as
     one article) and indexed into `index_dir` (default `index/beir-<name>`); a second run
     reuses that index and embeds nothing. `mode` picks the retriever's search mode (dense,
     lexical or hybrid; default: the retriever's own); `rerank` a reranker ("reader" or a
-    cross-encoder directory, as `rag eval --rerank`).
+    cross-encoder directory, as `rag eval --rerank`); `fusion` the hybrid fusion (default: by
+    the index's size).
     >>> evaluate_beir("../shared/benchmarks/scifact").metrics["ndcg@10"]  # doctest: +SKIP
     """
     from ..answering.rerank import with_reranker
     from ..indexing.build import build_index, default_index_dir
     from ..reading.ingest import IngestWarning
-    from ..search.retrieve import Retriever
+    from ..search.retrieve import Retriever, SearchConfig
 
     data = load_beir(folder, split=split)
     index_dir = Path(index_dir or default_index_dir().parent / f"beir-{data.name}")
@@ -347,7 +349,7 @@ def evaluate_beir(folder: str | Path, *, index_dir: str | Path | None = None, em
         if not issubclass(w.category, IngestWarning):
             warnings.warn(w.message, w.category, stacklevel=2)
     started = time.perf_counter()
-    retriever = Retriever.load(index_dir, embedder=embedder)
+    retriever = Retriever.load(index_dir, embedder=embedder, config=SearchConfig(fusion=fusion))
     options = {"mode": mode} if mode else {}
     search = functools.partial(retriever.search, k=BEIR_DEPTH, **options)
     if rerank is not None:  # the reranked head, then the rest in the retriever's order
@@ -360,7 +362,8 @@ def evaluate_beir(folder: str | Path, *, index_dir: str | Path | None = None, em
     metrics = retrieval_metrics(data.qrels, run, BEIR_RETRIEVAL)
     used = mode or getattr(getattr(retriever, "config", None), "mode", "dense")
     return BeirReport(data.name, used, len(data.queries), built.documents, built.chunks, metrics,
-                      str(index_dir), skipped, built.seconds, time.perf_counter() - started)
+                      str(index_dir), skipped, built.seconds, time.perf_counter() - started,
+                      retriever.fusion if used == "hybrid" else None)
 
 
 def _reranked_head(reranked, plain, depth: int, options: dict, query: str) -> list:

@@ -233,7 +233,8 @@ def calibration_table(cal) -> str:
 
 def beir_summary(r) -> str:
     """A `rag.evaluation.evaluate.BeirReport` as plain text."""
-    lines = [(f"{r.name} ({r.mode} search): {r.queries} queries, {r.documents} documents, "
+    how = f"{r.mode} search, {r.fusion} fusion" if r.fusion else f"{r.mode} search"
+    lines = [(f"{r.name} ({how}): {r.queries} queries, {r.documents} documents, "
               f"{r.chunks} chunks "
               f"(index {r.index_dir}; built in {r.build_seconds:.0f}s, searched in "
               f"{r.search_seconds:.0f}s)")]

@@ -41,7 +41,7 @@ from rag.evaluation.evaluate import (
     run_questions,
     summarize,
 )
-from rag.evaluation.report import markdown, write_report
+from rag.evaluation.report import beir_summary, markdown, write_report
 from rag.indexing.build import build_index
 from rag.indexing.embed import DEFAULT_MODEL, get_embedder
 from rag.indexing.store import open_index
@@ -215,6 +215,10 @@ def test_beir_runs_through_our_index_and_caches_it(tmp_path, beir_dir, fake_embe
     assert fake_embedder.embedded - embedded == 3 and lexical.metrics["hit@1"] == 1.0
     again = evaluate_beir(beir_dir, index_dir=index, embedder=fake_embedder)
     assert again.metrics == first.metrics and again.mode == first.mode
+    assert (first.fusion, second.fusion) == ("rrf", None)  # a small index; dense fuses nothing
+    fused = evaluate_beir(beir_dir, index_dir=index, embedder=fake_embedder, fusion="minmax")
+    assert fused.fusion == "minmax" and fused.metrics["recall@100"] == 1.0
+    assert "hybrid search, minmax fusion" in beir_summary(fused)
 
 
 def test_beir_with_the_reader_reranking_the_head(tmp_path, beir_dir, fake_embedder):
