@@ -145,7 +145,7 @@ def evaluate_qa(folder: str | Path, answerer, *, articles: tuple[str, ...] = (),
     threshold = answerer.threshold
     ask = Answerer(answerer.retriever, config=replace(answerer.config, threshold=float("-inf")))
     started = time.perf_counter()
-    results = [_result(item, ask.ask(item.question), threshold)
+    results = [judged(item, ask.ask(item.question), threshold)
                for item in _bar(chosen, progress)]
     return QAReport(folder.name, len(results), tuple(articles), sample, round(threshold, 4),
                     score(results), tuple(reliability(results)),
@@ -180,7 +180,8 @@ def qa_index(folder: str | Path, *, index_dir: str | Path | None = None, progres
     return index_dir
 
 
-def _result(item: QAItem, answer, threshold: float) -> QAResult:
+def judged(item: QAItem, answer, threshold: float) -> QAResult:
+    """`answer` to `item` judged as if refused under `threshold` (see the module docstring)."""
     quotes = [c.quote for c in answer.citations]
     refused = answer.refused or answer.score < threshold
     hit = bool(quotes) and not item.unanswerable and contains_answer(quotes[0], item.answers)
