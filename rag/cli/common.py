@@ -57,7 +57,7 @@ def search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fusion", choices=("rrf", "minmax", "zscore"), default=None,
                    help="how hybrid search fuses its two sides: by reciprocal rank (rrf) or by "
                         "normalized scores (default: $RAG_FUSION, else minmax for an index of "
-                        "20 million characters or more, rrf for a smaller one)")
+                        "a million characters or more, rrf for a smaller one)")
     p.add_argument("--rerank", metavar="DIR|reader", default=os.environ.get("RAG_RERANKER") or None,
                    help="rerank with the cross-encoder model in DIR, or with the learned reader "
                         "(`reader`: a passage scores as its best sentence) (default: "

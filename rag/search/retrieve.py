@@ -10,8 +10,8 @@ calls either way. Three modes (`SearchConfig.mode`, or `mode=` per search):
   arrays or by Milvus's BM25 function), exact names, numbers and rare words;
 - `hybrid` (default): both sides fetch `candidates` chunks each, fused by reciprocal rank
   (`rag.search.fusion.rrf`, weights configurable) or by normalized scores; with no fusion
-  named, a large index (20 million characters or more) fuses by min-max normalized scores
-  and a smaller one by rank (`rag.indexing.settings.fusion_by_size`).
+  named, an index of a million characters or more fuses by min-max normalized scores and a
+  smaller one by rank (`rag.indexing.settings.fusion_by_size`).
 Then, optionally, a cross-encoder reranks the best `rerank_depth` (`rag.search.rerank`). With
 `as_of=` a date (a news question's day), chunks of articles dated from `date_window[0]` days
 before to `date_window[1]` days after it come first, in their order (`rag.search.recency`); a

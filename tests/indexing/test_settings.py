@@ -94,14 +94,17 @@ def test_a_milvus_index_keeps_its_model_when_built_again_without_one(tmp_path, c
 
 
 def test_a_large_index_fuses_by_minmax_and_a_small_one_by_rank():
-    assert settings.fusion_by_size(settings.LARGE_CHARACTERS - 1) == "rrf"
-    assert settings.fusion_by_size(settings.LARGE_CHARACTERS) == "minmax"
+    assert settings.fusion_by_size(settings.FUSION_CHARACTERS - 1) == "rrf"
+    assert settings.fusion_by_size(settings.FUSION_CHARACTERS) == "minmax"
+    assert settings.fusion_by_size(19_717) == "rrf"  # the seeds
     assert settings.fusion_by_size(0) == "rrf"  # built before characters were recorded
 
 
 def test_an_index_records_its_characters_and_searches_with_the_fusion_of_its_size(
-        tmp_path, corpus, lowered):
+        tmp_path, corpus, monkeypatch):
     from rag.search.retrieve import Retriever
+
+    monkeypatch.setattr(settings, "FUSION_CHARACTERS", 100)  # these 3 articles count as large
 
     index = tmp_path / "index"
     build_index([corpus], index_dir=index, embedder=FakeEmbedder(DEFAULT_MODEL))
