@@ -20,20 +20,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from bench.common import print_report
-
-
-def ask_all(folder: Path, answerer) -> list[tuple]:
-    """(item, answer) for every question of the QA `folder`, the threshold out of the way."""
-    from rag.answering.answer import Answerer
-    from rag.evaluation.qa import read_qa_folder
-
-    ask = Answerer(answerer.retriever, config=replace(answerer.config, threshold=float("-inf")))
-    _, items = read_qa_folder(folder)
-    return [(item, ask.ask(item.question)) for item in items]
 
 
 def crossval(asked: list[tuple], *, folds: int, false_refusals: float, own: float) -> dict:
@@ -61,7 +50,7 @@ def crossval(asked: list[tuple], *, folds: int, false_refusals: float, own: floa
 def run(folder: Path, *, index_dir: Path | None = None, reader: str = "cheap", folds: int = 4,
         false_refusals: float = 0.15, embedder=None) -> dict:
     from rag.answering.answer import AnswerConfig, Answerer
-    from rag.evaluation.qa import qa_index
+    from rag.evaluation.qa import answered, qa_index
     from rag.search.retrieve import Retriever
 
     index_dir = qa_index(folder, index_dir=index_dir) if embedder is None else index_dir
@@ -69,7 +58,7 @@ def run(folder: Path, *, index_dir: Path | None = None, reader: str = "cheap", f
     retriever = Retriever.load(index_dir, embedder=embedder)
     try:
         answerer = Answerer(retriever, config=AnswerConfig(reader=reader))
-        asked = ask_all(folder, answerer)
+        asked = answered(folder, answerer)
         figures = crossval(asked, folds=folds, false_refusals=false_refusals,
                            own=answerer.threshold)
     finally:

@@ -149,7 +149,6 @@ def where_answers(folder: Path, questions: list[Question],
     return out
 
 
-
 def _by_where(where: dict[str, str], questions: list[Question], found: list[bool]) -> dict:
     """Per group of `where_answers`: its share of the questions and its answer recall@5."""
     out = {}

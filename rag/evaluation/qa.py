@@ -137,16 +137,11 @@ def evaluate_qa(folder: str | Path, answerer, *, articles: tuple[str, ...] = (),
                 sample: int | None = None, seed: int = 7, progress: bool = False) -> QAReport:
     """Ask the chosen questions of the QA `folder` with `answerer` (over an index of the
     folder's corpus) and score them (see the module docstring)."""
-    from ..answering.answer import Answerer
-
     folder = Path(folder)
-    _, items = read_qa_folder(folder)
-    chosen = pick(items, articles=articles, sample=sample, seed=seed)
     threshold = answerer.threshold
-    ask = Answerer(answerer.retriever, config=replace(answerer.config, threshold=float("-inf")))
     started = time.perf_counter()
-    results = [judged(item, ask.ask(item.question), threshold)
-               for item in _bar(chosen, progress)]
+    results = [judged(item, answer, threshold) for item, answer in answered(
+        folder, answerer, articles=articles, sample=sample, seed=seed, progress=progress)]
     return QAReport(folder.name, len(results), tuple(articles), sample, round(threshold, 4),
                     score(results), tuple(reliability(results)),
                     str(getattr(answerer.retriever.store, "path", "")),
@@ -158,16 +153,25 @@ def calibrate_qa(folder: str | Path, answerer, *, articles: tuple[str, ...] = ()
                  max_false_refusals: float = 0.10):
     """The refusal threshold swept over the chosen questions of the QA `folder`, with the
     one recommended for at most `max_false_refusals` of the answerable ones refused."""
-    from ..answering.answer import Answerer
     from .metrics import sweep
+
+    pairs = answered(folder, answerer, articles=articles, sample=sample, seed=seed,
+                     progress=progress)
+    return sweep([a.score for _, a in pairs], [a.refused for _, a in pairs],
+                 [not item.unanswerable for item, _ in pairs], current=answerer.threshold,
+                 max_false_refusals=max_false_refusals)
+
+
+def answered(folder: str | Path, answerer, *, articles: tuple[str, ...] = (),
+             sample: int | None = None, seed: int = 7, progress: bool = False) -> list[tuple]:
+    """(item, answer) for the chosen questions of the QA `folder`, each asked once with the
+    refusal threshold out of the way, so that any threshold can judge them (`judged`)."""
+    from ..answering.answer import Answerer
 
     _, items = read_qa_folder(folder)
     chosen = pick(items, articles=articles, sample=sample, seed=seed)
     ask = Answerer(answerer.retriever, config=replace(answerer.config, threshold=float("-inf")))
-    answers = [ask.ask(item.question) for item in _bar(chosen, progress)]
-    return sweep([a.score for a in answers], [a.refused for a in answers],
-                 [not item.unanswerable for item in chosen], current=answerer.threshold,
-                 max_false_refusals=max_false_refusals)
+    return [(item, ask.ask(item.question)) for item in _bar(chosen, progress)]
 
 
 def qa_index(folder: str | Path, *, index_dir: str | Path | None = None, progress: bool = False):

@@ -181,14 +181,14 @@ def plan_build(r: Request, old, *, reusable: bool) -> Plan:
         model=r.embedder.name, dimension=r.embedder.dimension, chunker=asdict(r.chunk_config),
         store=asdict(r.store_config), documents={d.id: d.hash for d in documents},
         sources=sources, chunks=len(chunks), lexical=asdict(r.lexical_config),
-        package_version=package_version(), characters=sum(len(d.text) for d in documents))
+        package_version=package_version(), characters=settings.characters_of(documents))
     return Plan(True, manifest, changes, documents, chunks, analyzed, fresh, stats, r)
 
 
 def _sized(r: Request, documents: list[Document]) -> Request:
     """`r` with the model and chunk size it left open set by the collection's size
     (`rag.indexing.settings.by_size`), told to the user when that changes them."""
-    characters = sum(len(d.text) for d in documents)
+    characters = settings.characters_of(documents)
     sized = settings.by_size(characters, model=r.by_size[0], chunking=r.by_size[1])
     line = settings.describe(sized, characters)
     if line and r.progress:

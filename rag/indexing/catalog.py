@@ -25,6 +25,7 @@ from .build import BuildReport, default_index_dir
 from .embed import Embedder, get_embedder
 from .job import Job
 from .manifest import package_version
+from .settings import characters_of
 from .store import IndexStore, StoreConfig, open_index
 
 MAX_REMOVE = 1000  # documents one call may remove
@@ -131,6 +132,6 @@ def _job(old: IndexStore, gone: set[str], embedder: Embedder) -> Job:
     chunks = [c for _, c in old.chunks() if c.doc_id not in gone]
     manifest = replace(m, documents={d.id: m.documents[d.id] for d in documents},
                        chunks=len(chunks), package_version=package_version(),
-                       characters=sum(len(d.text) for d in documents))
+                       characters=characters_of(documents))
     return Job(old.path, manifest, documents, chunks, files, StoreConfig(**m.store), embedder,
                snapshot_every=None)

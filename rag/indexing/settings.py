@@ -58,6 +58,11 @@ def by_size(characters: int, *, model: bool, chunking: bool) -> Sized:
                  if chunking else None)
 
 
+def characters_of(documents) -> int:
+    """The characters of the `documents`' text: what makes a collection large."""
+    return sum(len(d.text) for d in documents)
+
+
 def fusion_by_size(characters: int) -> str:
     """How a search that names no fusion fuses an index of `characters` of text (0 for one
     built before its manifest recorded them: rank fusion, until it is rebuilt)."""
