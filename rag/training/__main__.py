@@ -1,4 +1,4 @@
-"""`python -m rag.training [--out DIR] [--tiny] [--crossval]`: rebuild the reader.
+"""`python -m rag.training [--out DIR] [--tiny] [--crossval] [--swapped]`: rebuild the reader.
 
 Trains the reader from the committed data with fixed seeds and writes it, as ONNX with its
 manifest, to `rag/training/reader/` (or `--out`). `--crossval` also scores the recipe on the
@@ -29,6 +29,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", type=Path, default=DEFAULT_DIR,
                     help=f"where the model goes (default {DEFAULT_DIR})")
     ap.add_argument("--tiny", action="store_true", help="every step on a few hundred examples")
+    ap.add_argument("--swapped", action="store_true",
+                    help="add swapped-question negatives to the SQuAD 1.1 pairs "
+                         "(rag.training.swaps; measured, not the default)")
     ap.add_argument("--crossval", action="store_true", help="score all 4 folds (whole set)")
     ap.add_argument("--qa", type=Path, default=SQUAD2_HALF, help="QA folder to fine-tune on")
     ap.add_argument("--cache", type=Path, default=None,
@@ -40,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     started = time.perf_counter()
     recipe = Recipe().tiny() if args.tiny else Recipe()
+    recipe = recipe.with_swaps() if args.swapped else recipe
     cache = args.cache or cache_folder()
     say = lambda text: print(text, flush=True)
     questions = open_questions(args.qa, cache=cache, say=say,

@@ -30,7 +30,7 @@ from ..reading.chunk import sentences
 from .squad import Paragraph
 
 _WORD = re.compile(r"\w+")
-_STOP = frozenset("""a an the of in on at to for by with from and or as is was were are be been
+STOPWORDS = frozenset("""a an the of in on at to for by with from and or as is was were are be been
 being did do does what which who whom whose when where why how that this these those it its into
 than then there their they he she his her him not no""".split())
 
@@ -50,7 +50,7 @@ class Pair:
 
 
 def _terms(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+    return {w for w in _WORD.findall(text.lower()) if w not in STOPWORDS}
 
 
 def reading_pairs(paragraphs: list[Paragraph], *, seed: int = 13) -> list[Pair]:

@@ -29,6 +29,7 @@ from ..indexing.onnx import cache_root
 from . import calibrate, export, model
 from .pairs import OpenQuestion, Pair, open_pairs, reading_pairs
 from .squad import SQUAD2_HALF, SQUAD11_SAMPLE, folds, read_paragraphs
+from .swaps import swapped_pairs
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,16 @@ class Recipe:
     train: model.TrainConfig = field(default_factory=model.TrainConfig)
     finetune_lr: float = 3e-5
     seed: int = 7
+    swapped: bool = False  # add `rag.training.swaps` negatives to the SQuAD 1.1 pairs
 
     def tiny(self) -> Recipe:
         return replace(self, base_pairs=256, replay_pairs=64)
+
+    def with_swaps(self) -> Recipe:
+        """Swapped-question negatives added, with a third more pairs so that about as many
+        questions are kept (most questions gain one negative)."""
+        return replace(self, swapped=True, base_pairs=self.base_pairs * 21 // 16,
+                       replay_pairs=self.replay_pairs * 4 // 3)
 
 
 def base_model(recipe: Recipe, cache: Path, say=print):
@@ -51,20 +59,26 @@ def base_model(recipe: Recipe, cache: Path, say=print):
     import torch
 
     key = f"base-{recipe.base_pairs}-{recipe.train.layers}-{recipe.train.max_length}-" \
-          f"{recipe.train.seed}"
+          f"{recipe.train.seed}" + ("-swapped" if recipe.swapped else "")
     path = cache / f"{key}.pt"
     net = model.net(recipe.train.layers)
     if path.exists():
         net.load_state_dict(torch.load(path, weights_only=True))
         say(f"base: reusing {path}")
         return net.eval()
-    pairs = _sample(reading_pairs(read_paragraphs(SQUAD11_SAMPLE), seed=recipe.seed),
-                    recipe.base_pairs, recipe.seed)
+    pairs = _sample(squad11_pairs(recipe, recipe.seed), recipe.base_pairs, recipe.seed)
     say(f"base: {len(pairs):,} SQuAD 1.1 pairs")
     net = model.train(pairs, config=recipe.train, model=net, say=say)
     cache.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), path)
     return net
+
+
+def squad11_pairs(recipe: Recipe, seed: int) -> list[Pair]:
+    """The SQuAD 1.1 sample's reading pairs, with its swapped-question negatives if asked."""
+    paragraphs = read_paragraphs(SQUAD11_SAMPLE)
+    pairs = reading_pairs(paragraphs, seed=seed)
+    return pairs + swapped_pairs(paragraphs, seed=seed + 100) if recipe.swapped else pairs
 
 
 def _sample(pairs: list[Pair], n: int, seed: int) -> list[Pair]:
@@ -104,8 +118,7 @@ def run_fold(base, questions: list[OpenQuestion], fold: int, out: Path, recipe: 
     r = roles(fold, articles, recipe.seed)
     pick = lambda names: [q for q in questions if q.article in names]
     tune = open_pairs(pick(r.finetune))
-    replay = _sample(reading_pairs(read_paragraphs(SQUAD11_SAMPLE), seed=recipe.seed + 1),
-                     recipe.replay_pairs, recipe.seed + 1)
+    replay = _sample(squad11_pairs(recipe, recipe.seed + 1), recipe.replay_pairs, recipe.seed + 1)
     say(f"fold {fold}: fine-tune on {', '.join(r.finetune)} ({len(tune):,} pairs + "
         f"{len(replay):,} SQuAD 1.1), calibrate on {', '.join(r.calibrate)}, "
         f"test on {', '.join(r.test)}")
