@@ -1,9 +1,13 @@
-"""`python -m rag.training [--out DIR] [--tiny] [--crossval] [--swapped]`: rebuild the reader.
+"""`python -m rag.training [--out DIR] [--tiny] [--crossval] [--swapped] [--also DIR]`: rebuild
+the reader.
 
 Trains the reader from the committed data with fixed seeds and writes it, as ONNX with its
 manifest, to `rag/training/reader/` (or `--out`). `--crossval` also scores the recipe on the
 whole SQuAD 2.0 half by article (4 folds: each question is scored by a model that never saw
 its article) and prints the figures. `--tiny` runs every step on a few hundred examples.
+`--also` adds the questions of more QA folders (other articles: SQuAD 2.0 *train*, say, made
+with `rag.training.squad.squad_to_folder`) to every fold's fine-tuning data, never to its
+calibration or test.
 """
 
 from __future__ import annotations
@@ -15,11 +19,15 @@ import sys
 import time
 from pathlib import Path
 
+from ..errors import EvalSetError, RagError
+from ..evaluation.qa import read_qa_folder
 from . import calibrate
 from .openqa import open_questions
 from .reader import DEFAULT_DIR
 from .recipe import Recipe, base_model, cache_folder, describe, run_fold
-from .squad import SQUAD2_HALF
+from .squad import SQUAD2_HALF, SQUAD2_TRAIN_SLICE
+
+ROOT = SQUAD2_HALF.parents[3]
 
 TINY_QUESTIONS = 40  # per article
 
@@ -32,6 +40,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--swapped", action="store_true",
                     help="add swapped-question negatives to the SQuAD 1.1 pairs "
                          "(rag.training.swaps; measured, not the default)")
+    ap.add_argument("--also", type=Path, action="append", default=[], metavar="DIR",
+                    help="another QA folder whose questions join the fine-tuning data "
+                         f"(repeatable; measured: {SQUAD2_TRAIN_SLICE.relative_to(ROOT)})")
     ap.add_argument("--crossval", action="store_true", help="score all 4 folds (whole set)")
     ap.add_argument("--qa", type=Path, default=SQUAD2_HALF, help="QA folder to fine-tune on")
     ap.add_argument("--cache", type=Path, default=None,
@@ -41,7 +52,17 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    try:
+        return train(args)
+    except RagError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def train(args: argparse.Namespace) -> int:
+    """Every step of the recipe, as `args` ask; prints and records the report."""
     started = time.perf_counter()
+    check_also(args.also, args.qa)
     recipe = Recipe().tiny() if args.tiny else Recipe()
     recipe = recipe.with_swaps() if args.swapped else recipe
     cache = args.cache or cache_folder()
@@ -49,15 +70,18 @@ def main(argv: list[str] | None = None) -> int:
     questions = open_questions(args.qa, cache=cache, say=say,
                                per_article=TINY_QUESTIONS if args.tiny else None)
     say(f"candidates: {len(questions):,} questions ({time.perf_counter() - started:.0f} s)")
+    also = more_questions(args.also, cache=cache, say=say,
+                          per_article=TINY_QUESTIONS if args.tiny else None)
     base = base_model(recipe, cache / ("tiny" if args.tiny else "full"), say=say)
     folds = range(4) if args.crossval else range(1)
     pooled, per_fold = [], {}
     for fold in folds:
         target = args.out if fold == 0 else cache / f"fold-{fold}"
         per_fold[fold], read = run_fold(base, questions, fold, target, recipe,
-                                        cache / ("tiny" if args.tiny else "full"), say=say)
+                                        cache / ("tiny" if args.tiny else "full"), say=say,
+                                        also=also)
         pooled += read
-    report = {"folds": per_fold, **describe(recipe),
+    report = {"folds": per_fold, **describe(recipe), "also": [str(f) for f in args.also],
               "minutes": round((time.perf_counter() - started) / 60, 1)}
     if args.crossval:
         report["whole_set"] = _pooled(pooled)
@@ -66,6 +90,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.crossval:
         shutil.copyfile(args.out / "manifest.json", cache / "fold-0-manifest.json")
     return 0
+
+
+def check_also(folders: list[Path], main: Path) -> None:
+    """Refuse `--also` folders that are not QA folders or share an article with another."""
+    taken = {item.doc for item in read_qa_folder(main)[1]}
+    for folder in folders:
+        articles = {item.doc for item in read_qa_folder(folder)[1]}
+        shared = sorted(taken & articles)
+        if shared:
+            raise EvalSetError(f"{folder} has articles already in the training data "
+                               f"({', '.join(shared)}): give --also folders of other articles")
+        taken |= articles
+
+
+def more_questions(folders: list[Path], *, cache: Path, say=print,
+                   per_article: int | None = None) -> list:
+    """The candidates of the `--also` folders' questions."""
+    out = []
+    for folder in folders:
+        more = open_questions(folder, cache=cache, say=say, per_article=per_article)
+        say(f"--also {folder}: {len(more):,} questions "
+            f"({sum(q.item.unanswerable for q in more):,} unanswerable)")
+        out += more
+    return out
 
 
 def _pooled(pooled) -> dict:

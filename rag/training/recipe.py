@@ -112,14 +112,16 @@ def roles(fold: int, articles: list[str], seed: int) -> Roles:
 
 
 def run_fold(base, questions: list[OpenQuestion], fold: int, out: Path, recipe: Recipe,
-             cache: Path, say=print) -> tuple[dict, list]:
-    """Fine-tune, export, calibrate and score one fold; the model is written to `out`."""
+             cache: Path, say=print, also: list[OpenQuestion] = ()) -> tuple[dict, list]:
+    """Fine-tune, export, calibrate and score one fold; the model is written to `out`.
+    `also`: questions of other articles that join the fine-tuning data (`--also`)."""
     articles = sorted({q.article for q in questions})
     r = roles(fold, articles, recipe.seed)
     pick = lambda names: [q for q in questions if q.article in names]
-    tune = open_pairs(pick(r.finetune))
+    tune = open_pairs(pick(r.finetune) + list(also))
     replay = _sample(squad11_pairs(recipe, recipe.seed + 1), recipe.replay_pairs, recipe.seed + 1)
-    say(f"fold {fold}: fine-tune on {', '.join(r.finetune)} ({len(tune):,} pairs + "
+    more = f" and {len({q.article for q in also})} --also articles" if also else ""
+    say(f"fold {fold}: fine-tune on {', '.join(r.finetune)}{more} ({len(tune):,} pairs + "
         f"{len(replay):,} SQuAD 1.1), calibrate on {', '.join(r.calibrate)}, "
         f"test on {', '.join(r.test)}")
     config = replace(recipe.train, lr=recipe.finetune_lr, seed=recipe.train.seed + fold)

@@ -5,7 +5,8 @@ Two shapes are read:
   [{"question", "answers": [{"text", "start"}]}]}`; the committed SQuAD 1.1 train sample is
   one (`sample_squad11` made it from the official JSON);
 - a QA folder in the format of `../shared/benchmarks/squad2` is read by
-  `rag.evaluation.qa.read_qa_folder` (`rag eval --qa` reads it too).
+  `rag.evaluation.qa.read_qa_folder` (`rag eval --qa` reads it too); `squad_to_folder`
+  writes one from an official-format SQuAD 2.0 JSON (the train split, for `--also`).
 
 Does not: tokenize, or decide what a training pair is (`rag.training.pairs`).
 """
@@ -16,12 +17,14 @@ import gzip
 import hashlib
 import json
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "data"
 SQUAD11_SAMPLE = DATA / "squad11-train-sample.jsonl.gz"
 SQUAD2_HALF = DATA / "squad2-half"
+SQUAD2_TRAIN_SLICE = DATA / "squad2-train-slice"
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,35 @@ def sample_squad11(source: str | Path, out: str | Path, *, questions: int = 12_0
             record = {"article": data[ai]["title"], "context": p["context"], "qas": qas}
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
     return len(by_paragraph)
+
+
+def squad_to_folder(source: str | Path, out: str | Path, *,
+                    titles: tuple[str, ...] = ()) -> tuple[int, int]:
+    """Write a QA folder (`corpus/` and `questions.jsonl`) from an official-format SQuAD 2.0
+    JSON, of the articles named in `titles` (all when empty); returns (questions,
+    unanswerable). Each article becomes `corpus/<title>.txt`: its title, then its paragraphs
+    separated by blank lines."""
+    data = json.loads(Path(source).read_text(encoding="utf-8"))["data"]
+    unknown = sorted(set(titles) - {a["title"] for a in data})
+    if unknown:
+        raise ValueError(f"no article {', '.join(unknown)} in {source}; the articles are: "
+                         f"{', '.join(a['title'] for a in data)}")
+    out = Path(out)
+    (out / "corpus").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for article in (a for a in data if not titles or a["title"] in titles):
+        name = re.sub(r"(?:[^\w.-]|_)+", "_", article["title"]).strip("_") + ".txt"
+        paragraphs = [p["context"].strip() for p in article["paragraphs"]]
+        (out / "corpus" / name).write_text(
+            "\n\n".join([article["title"].replace("_", " "), *paragraphs]) + "\n",
+            encoding="utf-8")
+        rows += [{"id": q["id"], "question": q["question"],
+                  "answers": list(dict.fromkeys(a["text"] for a in q["answers"])),
+                  "unanswerable": bool(q.get("is_impossible")), "doc": name, "paragraph": n}
+                 for n, p in enumerate(article["paragraphs"]) for q in p["qas"]]
+    (out / "questions.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return len(rows), sum(r["unanswerable"] for r in rows)
 
 
 def folder_key(folder: Path, *settings) -> str:
