@@ -31,7 +31,7 @@ TINY_QUESTIONS = 40  # per article
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m rag.training", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m rag.training", description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--out", type=Path, default=DEFAULT_DIR,
                     help=f"where the model goes (default {DEFAULT_DIR})")
     ap.add_argument("--tiny", action="store_true", help="every step on a few hundred examples")
